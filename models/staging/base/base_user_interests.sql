@@ -1,0 +1,55 @@
+-- Every raw interest row, typed, with the reason it is dropped (null = kept).
+-- The cleaning rules of this table live here and only here.
+with
+
+source as (
+    select * from {{ source('raw', 'user_interests') }}
+),
+
+typed as (
+    select
+        -- raw values, for the audit sample
+        {{ raw_record(['user_handle', 'interest_tag', 'date_followed']) }} as raw_record,
+        user_handle as raw_user_handle,
+
+        -- ids
+        try_cast(trim(user_handle) as bigint) as user_handle,
+
+        -- strings
+        {{ normalize_tag('interest_tag') }} as interest_tag,
+
+        -- timestamps
+        try_cast(trim(date_followed) as timestamp) as followed_at
+
+    from source
+),
+
+validated as (
+    select
+        *,
+        case
+            when nullif(trim(raw_user_handle), '') is null then 'missing_user_handle'
+            when user_handle is null or user_handle <= 0 then 'invalid_user_handle'
+            when interest_tag is null then 'missing_tag'
+            when followed_at is null then 'invalid_date'
+        end as invalid_reason
+    from typed
+),
+
+flagged as (
+    select
+        *,
+        -- a (user, tag) followed twice keeps its first follow
+        coalesce(
+            invalid_reason,
+            case
+                when row_number() over (
+                    partition by invalid_reason is null, user_handle, interest_tag
+                    order by followed_at, raw_record
+                ) > 1 then 'duplicate'
+            end
+        ) as drop_reason
+    from validated
+)
+
+select * exclude (raw_user_handle, invalid_reason) from flagged
