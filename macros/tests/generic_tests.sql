@@ -1,0 +1,99 @@
+{#- Generic data tests used in the models' .yml files. Each returns the
+    offending rows; zero rows means pass. -#}
+
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as n_rows
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
+
+
+{% test value_between(model, column_name, min_value, max_value) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
+{% endtest %}
+
+
+{% test no_self_pairs(model) %}
+select user_handle, similar_user_handle
+from {{ model }}
+where user_handle = similar_user_handle
+{% endtest %}
+
+
+{#- Every user of `users` has exactly min(expected, n_users - 1) rows. -#}
+{% test rows_per_user(model, users, expected) %}
+with
+
+universe as (
+    select user_handle from {{ users }}
+),
+
+wanted as (
+    select least({{ expected }}, count(*) - 1) as n_rows from universe
+),
+
+counted as (
+    select universe.user_handle, count(ranked.user_handle) as n_rows
+    from universe
+    left join {{ model }} as ranked on universe.user_handle = ranked.user_handle
+    group by universe.user_handle
+)
+
+select counted.*
+from counted
+cross join wanted
+where counted.n_rows <> wanted.n_rows
+{% endtest %}
+
+
+{#- Each quantile bin holds its share (1 / n_bins) of rows, within
+    `tolerance` (ties at an edge make exact shares impossible). Shares of
+    fewer than `min_rows` rows say nothing, so tiny inputs are not judged. -#}
+{% test bins_hold_share(model, column_name, n_bins, tolerance, min_rows=100) %}
+with
+
+counted as (
+    select {{ column_name }} as bin_number, count(*) as n_rows
+    from {{ model }}
+    group by {{ column_name }}
+),
+
+shares as (
+    select
+        bin_number,
+        n_rows / sum(n_rows) over () as share,
+        sum(n_rows) over () as total_rows
+    from counted
+)
+
+select *
+from shares
+where total_rows >= {{ min_rows }}
+    and abs(share - 1.0 / {{ n_bins }}) > {{ tolerance }}
+{% endtest %}
+
+
+{#- A higher bin never holds a smaller value than a lower bin: `high`
+    really holds the largest values. -#}
+{% test bins_ordered(model, column_name, value_column) %}
+with
+
+ranges as (
+    select {{ column_name }} as bin_number, min({{ value_column }}) as lowest, max({{ value_column }}) as highest
+    from {{ model }}
+    group by {{ column_name }}
+),
+
+overlapping as (
+    select lower_bin.bin_number as lower_bin, higher_bin.bin_number as higher_bin
+    from ranges as lower_bin
+    inner join ranges as higher_bin
+        on lower_bin.bin_number < higher_bin.bin_number
+        and lower_bin.highest > higher_bin.lowest
+)
+
+select * from overlapping
+{% endtest %}

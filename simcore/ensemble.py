@@ -1,0 +1,54 @@
+"""The weighted cosine ensemble: score(u, v) = sum_t w_t * cos_t(u, v).
+
+Each signal's user vectors are L2-normalised (zero for a user without data),
+so stacking ``sqrt(w_t) * V_t`` side by side gives one matrix whose row dot
+products are exactly the weighted sum of per-signal cosines. A user without
+data on a signal contributes 0 there.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+SIGNALS: tuple[str, ...] = ("interests", "assessments", "course_views")
+DEFAULT_WEIGHTS: dict[str, float] = {"interests": 0.5, "assessments": 0.3, "course_views": 0.2}
+
+
+def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Validate weights (known signals, finite, non-negative, not all zero) and scale to sum 1."""
+    unknown = set(weights) - set(SIGNALS)
+    if unknown:
+        raise ValueError(f"unknown signals in weights: {sorted(unknown)}; expected {list(SIGNALS)}")
+    values = {s: float(weights.get(s, 0.0)) for s in SIGNALS}
+    for signal, w in values.items():
+        if not math.isfinite(w) or w < 0:
+            raise ValueError(f"weight of {signal} must be a finite number >= 0, got {w}")
+    total = sum(values.values())
+    if total <= 0:
+        raise ValueError("at least one weight must be positive")
+    return {s: w / total for s, w in values.items()}
+
+
+def stack_weighted(vectors: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+    """One (n, sum of dims) float32 matrix whose row dot products are the ensemble score."""
+    w = normalise_weights(weights)
+    blocks = [np.sqrt(w[s], dtype=np.float32) * np.asarray(vectors[s], np.float32)
+              for s in SIGNALS if s in vectors and w[s] > 0 and vectors[s].shape[1] > 0]
+    n = next(iter(vectors.values())).shape[0] if vectors else 0
+    if not blocks:
+        return np.zeros((n, 1), np.float32)
+    return np.ascontiguousarray(np.hstack(blocks))
+
+
+def pair_cosines(vectors: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+    """Cosine of each (left[i], right[i]) pair on one signal, in chunks to bound memory."""
+    out = np.zeros(len(left), dtype=np.float32)
+    if vectors.shape[1] == 0:
+        return out
+    for start in range(0, len(left), chunk):
+        a = vectors[left[start:start + chunk]]
+        b = vectors[right[start:start + chunk]]
+        out[start:start + chunk] = np.einsum("ij,ij->i", a, b)
+    return out

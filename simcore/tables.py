@@ -1,0 +1,95 @@
+"""Arrow in, Arrow out: the steps the dbt Python models run.
+
+The dbt models only fetch relations and call these functions, so the logic
+is importable and tested without dbt.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from simcore.ensemble import SIGNALS, normalise_weights, pair_cosines, stack_weighted
+from simcore.matrix import build_user_feature_matrix, index_of
+from simcore.svd import reduce_to_variance
+from simcore.topk import top_k
+
+
+def _handles(table: pa.Table, column: str = "user_handle") -> np.ndarray:
+    return table.column(column).to_numpy().astype(np.int64)
+
+
+def signal_vectors(features: pa.Table, target: float, signal: str) -> pa.Table:
+    """Reduce one signal's long (user_handle, feature, value) table to user vectors.
+
+    Returns one row per user with data: ``user_handle``, ``vector`` (FLOAT[c])
+    and the fit's facts repeated on every row (``signal``, ``n_components``,
+    ``variance_explained``, ``n_users``, ``n_features``, ``solver``) so that the
+    ``svd_components`` model can report them without refitting.
+    """
+    users = _handles(features)
+    universe = np.unique(users)
+    encoded = pc.dictionary_encode(features.column("feature")).combine_chunks()
+    n_features = len(encoded.dictionary)
+    matrix = build_user_feature_matrix(
+        universe, users, encoded.indices.to_numpy(zero_copy_only=False),
+        features.column("value").to_numpy(), n_features,
+    )
+    reduced = reduce_to_variance(matrix, target)
+    dims = max(reduced.n_components, 1)
+    flat = reduced.vectors if reduced.n_components else np.zeros((len(universe), 1), np.float32)
+    n = len(universe)
+    return pa.table({
+        "user_handle": pa.array(universe, pa.int64()),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel(), pa.float32()), dims),
+        "signal": pa.array([signal] * n, pa.string()),
+        "n_components": pa.array(np.full(n, reduced.n_components), pa.int32()),
+        "variance_explained": pa.array(np.full(n, reduced.variance_explained), pa.float64()),
+        "n_users": pa.array(np.full(n, n), pa.int64()),
+        "n_features": pa.array(np.full(n, n_features), pa.int64()),
+        "solver": pa.array([reduced.solver] * n, pa.string()),
+    })
+
+
+def vectors_in_universe(vector_table: pa.Table, universe: np.ndarray) -> np.ndarray:
+    """(len(universe), c) float32 matrix: the table's vectors, zero rows for users without data."""
+    if vector_table.num_rows == 0:
+        return np.zeros((len(universe), 0), np.float32)
+    column = vector_table.column("vector").combine_chunks()
+    dims = column.type.list_size
+    values = column.values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dims)
+    out = np.zeros((len(universe), dims), np.float32)
+    out[index_of(universe, _handles(vector_table))] = values
+    return out
+
+
+def rank_users(
+    users: pa.Table,
+    vector_tables: Mapping[str, pa.Table],
+    weights: Mapping[str, float],
+    k: int,
+    run_id: str,
+    run_at: str,
+) -> pa.Table:
+    """Top k neighbours of every user of ``users`` in long form, with per-signal cosines."""
+    universe = np.unique(_handles(users))
+    w = normalise_weights(weights)
+    vectors = {s: vectors_in_universe(vector_tables[s], universe) for s in SIGNALS if s in vector_tables}
+    neighbours, scores = top_k(stack_weighted(vectors, w), k)
+    n, k_eff = neighbours.shape
+    left = np.repeat(np.arange(n), k_eff)
+    right = neighbours.ravel()
+    columns: dict[str, pa.Array] = {
+        "user_handle": pa.array(universe[left], pa.int64()),
+        "rank": pa.array(np.tile(np.arange(1, k_eff + 1), n), pa.int32()),
+        "similar_user_handle": pa.array(universe[right], pa.int64()),
+        "score": pa.array(scores.ravel().astype(np.float64), pa.float64()),
+    }
+    for signal in SIGNALS:
+        cos = pair_cosines(vectors[signal], left, right) if signal in vectors else np.zeros(left.size)
+        columns[f"score_{signal}"] = pa.array(np.round(cos.astype(np.float64), 6), pa.float64())
+    columns["run_id"] = pa.array([run_id] * left.size, pa.string())
+    columns["run_at"] = pa.array([run_at] * left.size, pa.string())
+    return pa.table(columns)
