@@ -1,0 +1,167 @@
+"""``python -m pipeline``: build the similarity ranking with dbt and publish it to SQLite.
+
+Steps, each printed with its time:
+  1. input   - check the raw tables (generate the built-in sample on first use)
+  2. build   - one ``dbt build`` (models and tests) with the parameters as vars
+  3. publish - swap the ranking into SQLite in one transaction, keep run history
+A failure at any step exits non-zero, names what failed, records the failed
+run in ``ranking_runs`` and leaves the published ranking untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.paths import (
+    DEFAULT_RESULTS_TABLE,
+    ENVIRONMENTS,
+    check_identifier,
+    default_data_dir,
+    sqlite_path,
+    warehouse_path,
+)
+
+RAW_TABLES = ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
+DEFAULT_SAMPLE_USERS = 10_000
+DEFAULT_SAMPLE_SEED = 42
+
+
+class PipelineError(Exception):
+    """A failure the user can act on; printed as one message, exit code 1."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Compute the top-k most similar users of every user and publish them to SQLite.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--env", choices=ENVIRONMENTS, default="dev",
+                        help="environment: picks the DuckDB warehouse and the default SQLite file")
+    parser.add_argument("--results_table", "--results-table", dest="results_table",
+                        default=DEFAULT_RESULTS_TABLE,
+                        help="SQLite table that receives the ranking (letters, digits, '_')")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with the four raw tables (CSV or Parquet); default: the built-in "
+                             f"sample at {default_data_dir()}, generated on first use")
+    parser.add_argument("--format", choices=("auto", "csv", "parquet"), default="auto",
+                        help="raw file format; auto picks the one present in --data-dir")
+    parser.add_argument("--sqlite-path", type=Path, default=None,
+                        help="SQLite file to publish to; default data/sqlite3/user_similarity_<env>.db")
+    parser.add_argument("--weights", type=float, nargs=3, metavar=("INTERESTS", "ASSESSMENTS", "COURSE_VIEWS"),
+                        default=(0.5, 0.3, 0.2),
+                        help="non-negative signal weights, normalised to sum 1")
+    parser.add_argument("--top-k", type=int, default=5, help="neighbours kept per user")
+    parser.add_argument("--variance", type=float, default=0.90,
+                        help="cumulative explained variance TruncatedSVD keeps per signal, in (0, 1]")
+    parser.add_argument("--score-bins", type=int, default=3, help="quantile bins of assessment scores")
+    parser.add_argument("--view-time-bins", type=int, default=4, help="quantile bins of view time")
+    parser.add_argument("--keep-runs", type=int, default=5, help="published runs kept in history")
+    parser.add_argument("--sample-users", type=int, default=DEFAULT_SAMPLE_USERS,
+                        help="users in the built-in sample when it is generated")
+    return parser.parse_args(argv)
+
+
+def validate(args: argparse.Namespace) -> dict[str, float]:
+    """Check every parameter before dbt starts; returns the normalised weights."""
+    from simcore.ensemble import normalise_weights
+
+    try:
+        check_identifier(args.results_table)
+        weights = normalise_weights(dict(zip(("interests", "assessments", "course_views"), args.weights)))
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from exc
+    if not 1 <= args.top_k <= 1000:
+        raise PipelineError(f"--top-k must be between 1 and 1000, got {args.top_k}")
+    if not 0 < args.variance <= 1:
+        raise PipelineError(f"--variance must be in (0, 1], got {args.variance}")
+    for flag, bins in (("--score-bins", args.score_bins), ("--view-time-bins", args.view_time_bins)):
+        if not 2 <= bins <= 20:
+            raise PipelineError(f"{flag} must be between 2 and 20, got {bins}")
+    if args.keep_runs < 1:
+        raise PipelineError(f"--keep-runs must be at least 1, got {args.keep_runs}")
+    return weights
+
+
+def resolve_input(data_dir: Path | None, fmt: str, sample_users: int) -> tuple[Path, str, str]:
+    """The raw folder and its format; generates the built-in sample if it is missing."""
+    note = ""
+    if data_dir is None:
+        data_dir = default_data_dir()
+        if not all((data_dir / f"{t}.csv").exists() for t in RAW_TABLES):
+            from pipeline.generate import generate
+
+            generate(data_dir, users=sample_users, seed=DEFAULT_SAMPLE_SEED)
+            note = f" (generated {sample_users:,} users, seed {DEFAULT_SAMPLE_SEED})"
+    data_dir = data_dir.resolve()
+    if not data_dir.is_dir():
+        raise PipelineError(f"--data-dir {data_dir} is not a folder")
+    present = {ext: all((data_dir / f"{t}.{ext}").exists() for t in RAW_TABLES) for ext in ("csv", "parquet")}
+    if fmt == "auto":
+        fmt = "csv" if present["csv"] else "parquet" if present["parquet"] else "csv"
+    if not present[fmt]:
+        missing = [f"{t}.{fmt}" for t in RAW_TABLES if not (data_dir / f"{t}.{fmt}").exists()]
+        raise PipelineError(f"{data_dir} lacks {', '.join(missing)}")
+    return data_dir, fmt, note
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    from pipeline.publish import RunRecord, new_run_id, publish_ranking, record_failed_run
+
+    run_id = new_run_id(started)
+    target = (args.sqlite_path or sqlite_path(args.env)).resolve()
+    run = RunRecord(run_id, args.results_table, started.isoformat(timespec="seconds"), {})
+    print(f"run {run_id} (env {args.env}) -> {target} table {args.results_table}")
+    try:
+        weights = validate(args)
+        t = time.perf_counter()
+        data_dir, fmt, note = resolve_input(args.data_dir, args.format, args.sample_users)
+        print(f"[1/3] input   {data_dir} ({fmt}){note}  {time.perf_counter() - t:.1f} s", flush=True)
+
+        dbt_vars = {
+            "data_dir": str(data_dir),
+            "raw_format": fmt,
+            "weight_interests": weights["interests"],
+            "weight_assessments": weights["assessments"],
+            "weight_course_views": weights["course_views"],
+            "top_k": args.top_k,
+            "variance_target": args.variance,
+            "score_bins": args.score_bins,
+            "view_time_bins": args.view_time_bins,
+            "run_id": run_id,
+            "run_at": run.started_at,
+        }
+        run.params = {k: v for k, v in dbt_vars.items() if k not in ("run_id", "run_at")} | {
+            "env": args.env, "keep_runs": args.keep_runs}
+        t = time.perf_counter()
+        print("[2/3] build   dbt build (models and tests)", flush=True)
+        from pipeline.dbt_build import run_build
+
+        outcome = run_build(args.env, dbt_vars)
+        if not outcome.success:
+            raise PipelineError("dbt build failed:\n  " + "\n  ".join(outcome.failures or ["unknown error"]))
+        print(f"[2/3] build   done  {time.perf_counter() - t:.1f} s", flush=True)
+
+        t = time.perf_counter()
+        from pipeline.warehouse import read_ranking
+
+        ranking = read_ranking(warehouse_path(args.env), run_id)
+        counts = publish_ranking(target, run, ranking, keep_runs=args.keep_runs)
+        print(f"[3/3] publish {counts['rows']:,} rows for {counts['users']:,} users"
+              f"  {time.perf_counter() - t:.1f} s", flush=True)
+    except (PipelineError, OSError, RuntimeError, ValueError) as exc:
+        message = str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        try:
+            record_failed_run(target, run, message)
+        except Exception as record_exc:  # the failure itself matters more than its record
+            print(f"(could not record the failed run: {record_exc})", file=sys.stderr)
+        return 1
+    print(f"done in {time.perf_counter() - t0:.1f} s: run {run_id} published")
+    return 0
