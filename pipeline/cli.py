@@ -71,7 +71,7 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
 
     try:
         check_identifier(args.results_table)
-        weights = normalise_weights(dict(zip(("interests", "assessments", "course_views"), args.weights)))
+        weights = normalise_weights(dict(zip(("interests", "assessments", "course_views"), args.weights, strict=True)))
     except ValueError as exc:
         raise PipelineError(str(exc)) from exc
     if not 1 <= args.top_k <= 1000:

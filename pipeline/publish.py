@@ -112,8 +112,8 @@ def record_failed_run(sqlite_file: Path, run: RunRecord, error: str) -> None:
     con = connect(sqlite_file)
     try:
         con.execute(
-            "insert or replace into ranking_runs (run_id, results_table, status, started_at, finished_at, params, error)"
-            " values (?, ?, 'failed', ?, ?, ?, ?)",
+            "insert or replace into ranking_runs (run_id, results_table, status, started_at, finished_at,"
+            " params, error) values (?, ?, 'failed', ?, ?, ?, ?)",
             (run.run_id, run.results_table, run.started_at, utc_now(), json.dumps(dict(run.params)), error[:2000]),
         )
     finally:
@@ -150,7 +150,7 @@ def publish_ranking(
                 if missing:
                     raise ValueError(f"ranking rows lack columns {sorted(missing)}")
                 columns = [batch.column(c).to_pylist() for c in COLUMN_NAMES]
-                con.executemany(f'insert into "{fresh}" ({quoted}) values ({placeholders})', zip(*columns))
+                con.executemany(f'insert into "{fresh}" ({quoted}) values ({placeholders})', zip(*columns, strict=True))
             n_rows, n_users, n_runs = con.execute(
                 f'select count(*), count(distinct user_handle), count(distinct run_id) from "{fresh}"'
             ).fetchone()

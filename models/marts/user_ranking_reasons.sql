@@ -27,63 +27,83 @@ assessments as (
     select user_handle, assessment_tag, score_bin from {{ ref('int_assessment_scores_binned') }}
 ),
 
+my_interests as materialized (
+    select ranking.user_handle, ranking.similar_user_handle, interests.interest_tag
+    from ranking
+    inner join interests on ranking.user_handle = interests.user_handle
+),
+
 shared_interests as (
     select
-        ranking.user_handle,
-        ranking.similar_user_handle,
+        mine.user_handle,
+        mine.similar_user_handle,
         count(*) as n_shared_interests,
         list(mine.interest_tag order by mine.interest_tag)[1:{{ max_items }}] as shared_interests
-    from ranking
-    inner join interests as mine on ranking.user_handle = mine.user_handle
+    from my_interests as mine
     inner join interests as theirs
-        on ranking.similar_user_handle = theirs.user_handle
+        on mine.similar_user_handle = theirs.user_handle
         and mine.interest_tag = theirs.interest_tag
-    group by ranking.user_handle, ranking.similar_user_handle
+    group by mine.user_handle, mine.similar_user_handle
+),
+
+my_courses as materialized (
+    select ranking.user_handle, ranking.similar_user_handle, viewed_courses.course_id
+    from ranking
+    inner join viewed_courses on ranking.user_handle = viewed_courses.user_handle
 ),
 
 shared_courses as (
     select
-        ranking.user_handle,
-        ranking.similar_user_handle,
+        mine.user_handle,
+        mine.similar_user_handle,
         count(*) as n_shared_courses,
         list(mine.course_id order by mine.course_id)[1:{{ max_items }}] as shared_courses
-    from ranking
-    inner join viewed_courses as mine on ranking.user_handle = mine.user_handle
+    from my_courses as mine
     inner join viewed_courses as theirs
-        on ranking.similar_user_handle = theirs.user_handle
+        on mine.similar_user_handle = theirs.user_handle
         and mine.course_id = theirs.course_id
-    group by ranking.user_handle, ranking.similar_user_handle
+    group by mine.user_handle, mine.similar_user_handle
+),
+
+my_course_tags as materialized (
+    select ranking.user_handle, ranking.similar_user_handle, viewed_course_tags.course_tag
+    from ranking
+    inner join viewed_course_tags on ranking.user_handle = viewed_course_tags.user_handle
 ),
 
 shared_course_tags as (
     select
-        ranking.user_handle,
-        ranking.similar_user_handle,
+        mine.user_handle,
+        mine.similar_user_handle,
         count(*) as n_shared_course_tags,
         list(mine.course_tag order by mine.course_tag)[1:{{ max_items }}] as shared_course_tags
-    from ranking
-    inner join viewed_course_tags as mine on ranking.user_handle = mine.user_handle
+    from my_course_tags as mine
     inner join viewed_course_tags as theirs
-        on ranking.similar_user_handle = theirs.user_handle
+        on mine.similar_user_handle = theirs.user_handle
         and mine.course_tag = theirs.course_tag
-    group by ranking.user_handle, ranking.similar_user_handle
+    group by mine.user_handle, mine.similar_user_handle
+),
+
+my_assessments as materialized (
+    select ranking.user_handle, ranking.similar_user_handle, assessments.assessment_tag, assessments.score_bin
+    from ranking
+    inner join assessments on ranking.user_handle = assessments.user_handle
 ),
 
 shared_assessments as (
     select
-        ranking.user_handle,
-        ranking.similar_user_handle,
+        mine.user_handle,
+        mine.similar_user_handle,
         count(*) as n_shared_assessments,
         list(
             {'tag': mine.assessment_tag, 'user_bin': mine.score_bin, 'similar_user_bin': theirs.score_bin}
             order by mine.assessment_tag
         )[1:{{ max_items }}] as shared_assessments
-    from ranking
-    inner join assessments as mine on ranking.user_handle = mine.user_handle
+    from my_assessments as mine
     inner join assessments as theirs
-        on ranking.similar_user_handle = theirs.user_handle
+        on mine.similar_user_handle = theirs.user_handle
         and mine.assessment_tag = theirs.assessment_tag
-    group by ranking.user_handle, ranking.similar_user_handle
+    group by mine.user_handle, mine.similar_user_handle
 ),
 
 joined as (
