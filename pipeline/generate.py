@@ -234,7 +234,7 @@ def _calendar_strings() -> tuple[pa.Array, pa.Array]:
     """
     days = np.arange(START_DAY, END_DAY + 1).astype("datetime64[D]")
     sod = np.arange(SECONDS_PER_DAY)
-    times = [f"{h:02d}:{m:02d}:{x:02d}" for h, m, x in zip(sod // 3600, sod // 60 % 60, sod % 60)]
+    times = [f"{h:02d}:{m:02d}:{x:02d}" for h, m, x in zip(sod // 3600, sod // 60 % 60, sod % 60, strict=False)]
     return pa.array(days.astype(str).tolist(), pa.string()), pa.array(times, pa.string())
 
 
