@@ -151,13 +151,14 @@ def publish_ranking(
                     raise ValueError(f"ranking rows lack columns {sorted(missing)}")
                 columns = [batch.column(c).to_pylist() for c in COLUMN_NAMES]
                 con.executemany(f'insert into "{fresh}" ({quoted}) values ({placeholders})', zip(*columns, strict=True))
-            n_rows, n_users, n_runs = con.execute(
-                f'select count(*), count(distinct user_handle), count(distinct run_id) from "{fresh}"'
+            n_rows, n_users, n_foreign = con.execute(
+                f'select count(*), count(distinct user_handle), count(*) filter (where run_id <> ?) from "{fresh}"',
+                (run.run_id,),
             ).fetchone()
             if n_rows == 0:
                 raise ValueError("refusing to publish an empty ranking")
-            if n_runs != 1:
-                raise ValueError("ranking rows must all carry this run's run_id")
+            if n_foreign:
+                raise ValueError(f"{n_foreign} ranking rows do not carry this run's run_id {run.run_id}")
             con.execute(f'create index "{index}" on "{fresh}" (user_handle, rank)')
             con.execute(f'drop table if exists "{table}"')
             con.execute(f'alter table "{fresh}" rename to "{table}"')

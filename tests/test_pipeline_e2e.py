@@ -1,0 +1,141 @@
+"""``python -m pipeline`` end to end: real dbt build, real SQLite, real failures."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, run_module
+
+pytestmark = pytest.mark.e2e
+
+
+def dump(db: Path, table: str) -> list[tuple]:
+    with sqlite3.connect(db) as con:
+        return con.execute(f'select * from "{table}" order by user_handle, rank, run_id').fetchall()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """300 generated users, shared by the tests of this module (read-only)."""
+    out = tmp_path_factory.mktemp("gen") / "raw"
+    result = run_module("pipeline.generate", ["--users", "300", "--seed", "5", "--out", str(out)], out.parent)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_hand_checked_fixture_reproduces_the_hand_derived_ranking(tmp_path: Path, run_pipeline) -> None:
+    db = tmp_path / "r.db"
+    result = run_pipeline("--data-dir", str(FIXTURES / "hand_checked"), "--sqlite-path", str(db), "--variance", "1.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = sqlite3.connect(db).execute(
+        "select user_handle, rank, similar_user_handle, score from user_ranking order by 1, 2").fetchall()
+    with open(FIXTURES / "hand_checked" / "expected_ranking.csv") as fh:
+        want = [(int(r["user_handle"]), int(r["rank"]), int(r["similar_user_handle"]), float(r["score"]))
+                for r in csv.DictReader(fh)]
+    assert [g[:3] for g in got] == [w[:3] for w in want]
+    assert [g[3] for g in got] == pytest.approx([w[3] for w in want], abs=1e-5)
+    reasons = sqlite3.connect(db).execute(
+        "select shared_interests, shared_assessments from user_ranking where user_handle = 8 and rank = 2").fetchone()
+    assert json.loads(reasons[0]) == []
+    assert json.loads(reasons[1]) == [{"tag": "java", "user_bin": "low", "similar_user_bin": "high"}]
+
+
+def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipeline, generated: Path) -> None:
+    db = tmp_path / "r.db"
+    first = run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db), "--results_table", "ranks")
+    assert first.returncode == 0, first.stdout + first.stderr
+    for step in ("[1/3] input", "[2/3] build", "[3/3] publish", "user_ranking"):
+        assert step in first.stdout
+    con = sqlite3.connect(db)
+    users = con.execute("select count(distinct user_handle) from ranks").fetchone()[0]
+    assert users == 300
+    assert con.execute("select count(*) from ranks group by user_handle having count(*) <> 5").fetchall() == []
+    assert con.execute("select count(*) from ranks where user_handle = similar_user_handle").fetchone()[0] == 0
+    assert con.execute("select min(score) >= -1 and max(score) <= 1 from ranks").fetchone()[0] == 1
+    unsorted = con.execute(
+        "select count(*) from ranks a join ranks b on a.user_handle = b.user_handle and b.rank = a.rank + 1"
+        " where b.score > a.score").fetchone()[0]
+    assert unsorted == 0
+    (run1,) = con.execute("select distinct run_id from ranks").fetchone()
+    con.close()
+
+    second = run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db), "--results_table", "ranks",
+                          "--weights", "1", "0", "0", "--top-k", "3")
+    assert second.returncode == 0, second.stdout + second.stderr
+    con = sqlite3.connect(db)
+    runs = con.execute("select run_id, status, params from ranking_runs order by publish_seq").fetchall()
+    assert [r[1] for r in runs] == ["published", "published"] and runs[0][0] == run1
+    assert json.loads(runs[1][2])["weight_interests"] == 1.0
+    (run2,) = con.execute("select distinct run_id from ranks").fetchone()
+    assert run2 != run1
+    assert con.execute("select count(*) from ranks").fetchone()[0] == 900
+    # with only the interest weight, the score is the interest cosine
+    assert con.execute("select max(abs(score - score_interests)) from ranks").fetchone()[0] < 1e-5
+    history = dict(con.execute("select run_id, count(*) from ranks_history group by run_id").fetchall())
+    assert history == {run1: 1500, run2: 900}
+
+
+def test_failing_dbt_test_leaves_published_ranking_unchanged(tmp_path: Path, run_pipeline, generated: Path) -> None:
+    db = tmp_path / "r.db"
+    assert run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db)).returncode == 0
+    before = (dump(db, "user_ranking"), dump(db, "user_ranking_history"))
+    broken = tmp_path / "broken"
+    shutil.copytree(generated, broken)
+    # every score equal: the quantile bins cannot hold a third each, so a dbt test fails
+    lines = (broken / "user_assessment_scores.csv").read_text().splitlines()
+    rows = [",".join(line.split(",")[:3] + ["150"]) for line in lines[1:]]
+    (broken / "user_assessment_scores.csv").write_text("\n".join([lines[0], *rows]) + "\n")
+    result = run_pipeline("--data-dir", str(broken), "--sqlite-path", str(db))
+    assert result.returncode == 1
+    assert "bins_hold_share_int_assessment_scores_binned" in result.stderr
+    assert (dump(db, "user_ranking"), dump(db, "user_ranking_history")) == before
+    statuses = [r[0] for r in sqlite3.connect(db).execute("select status from ranking_runs order by started_at")]
+    assert sorted(statuses) == ["failed", "published"]
+
+
+def test_corrupt_input_file_fails_cleanly(tmp_path: Path, run_pipeline, generated: Path) -> None:
+    db = tmp_path / "r.db"
+    assert run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db)).returncode == 0
+    before = dump(db, "user_ranking")
+    broken = tmp_path / "broken"
+    shutil.copytree(generated, broken)
+    with open(broken / "user_interests.csv", "a") as fh:
+        fh.write('1,"unterminated,2017-01-01 00:00:00,extra,fields\n')
+    result = run_pipeline("--data-dir", str(broken), "--sqlite-path", str(db))
+    assert result.returncode == 1
+    assert "dbt build failed" in result.stderr and "base_user_interests" in result.stderr
+    assert dump(db, "user_ranking") == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--weights", "0", "0", "0"], "at least one weight must be positive"),
+    (["--weights", "1", "-1", "0"], "must be a finite number >= 0"),
+    (["--results_table", "bad name"], "invalid table name"),
+    (["--top-k", "0"], "--top-k must be between 1 and 1000"),
+    (["--variance", "1.5"], "--variance must be in (0, 1]"),
+])
+def test_bad_parameters_fail_before_dbt_runs(tmp_path: Path, run_pipeline, args, message) -> None:
+    result = run_pipeline("--data-dir", str(FIXTURES / "dirty"), "--sqlite-path", str(tmp_path / "r.db"), *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "[2/3] build" not in result.stdout
+
+
+def test_missing_input_files_are_named(tmp_path: Path, run_pipeline) -> None:
+    (tmp_path / "empty").mkdir()
+    result = run_pipeline("--data-dir", str(tmp_path / "empty"), "--sqlite-path", str(tmp_path / "r.db"))
+    assert result.returncode == 1
+    assert "user_interests.csv" in result.stderr
+
+
+def test_help_documents_every_flag(tmp_path: Path) -> None:
+    result = run_module("pipeline", ["--help"], tmp_path)
+    assert result.returncode == 0
+    for flag in ("--env", "--results_table", "--data-dir", "--sqlite-path", "--weights", "--top-k",
+                 "--variance", "--keep-runs"):
+        assert flag in result.stdout
