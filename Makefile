@@ -22,6 +22,8 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	mkdir -p data/warehouse
+	$(BIN)/sqlfluff lint models --nocolor
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

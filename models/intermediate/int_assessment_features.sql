@@ -7,12 +7,18 @@ binned as (
 ),
 
 taken as (
-    select user_handle, 'assessment:' || assessment_tag as feature, 1.0 as value
+    select
+        user_handle,
+        'assessment:' || assessment_tag as feature,
+        1.0 as value
     from binned
 ),
 
 taken_at_level as (
-    select user_handle, 'assessment:' || assessment_tag || ':' || score_bin as feature, 1.0 as value
+    select
+        user_handle,
+        'assessment:' || assessment_tag || ':' || score_bin as feature,
+        1.0 as value
     from binned
 ),
 

@@ -12,21 +12,36 @@ tags as (
 ),
 
 tagged as (
-    select views.user_handle, tags.course_tag, views.view_time_bin
+    select
+        views.user_handle,
+        tags.course_tag,
+        views.view_time_bin
     from views
     inner join tags on views.course_id = tags.course_id
 ),
 
 features as (
-    select user_handle, 'course_tag:' || course_tag as feature from tagged
+    select
+        user_handle,
+        'course_tag:' || course_tag as feature
+    from tagged
     union all
-    select user_handle, 'course_tag:' || course_tag || ':' || view_time_bin as feature from tagged
+    select
+        user_handle,
+        'course_tag:' || course_tag || ':' || view_time_bin as feature
+    from tagged
     union all
-    select user_handle, 'level:' || level as feature from views
+    select
+        user_handle,
+        'level:' || level as feature
+    from views
 ),
 
 counted as (
-    select user_handle, feature, count(*)::double as value
+    select
+        user_handle,
+        feature,
+        count(*)::double as value
     from features
     group by user_handle, feature
 )

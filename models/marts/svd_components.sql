@@ -4,9 +4,15 @@ with
 
 vectors as (
     {% for signal in ['interests', 'assessments', 'course_views'] %}
-    select signal, n_components, variance_explained, n_users, n_features, solver
-    from {{ ref('user_vectors_' ~ signal) }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            signal,
+            n_components,
+            variance_explained,
+            n_users,
+            n_features,
+            solver
+        from {{ ref('user_vectors_' ~ signal) }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

@@ -4,10 +4,13 @@ with
 
 dropped as (
     {% for table in ['user_interests', 'user_assessment_scores', 'user_course_views', 'course_tags'] %}
-    select '{{ table }}' as source_table, drop_reason, raw_record
-    from {{ ref('base_' ~ table) }}
-    where drop_reason is not null
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ table }}' as source_table,
+            drop_reason,
+            raw_record
+        from {{ ref('base_' ~ table) }}
+        where drop_reason is not null
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

@@ -6,7 +6,9 @@ flagged as (
 ),
 
 kept as (
-    select course_id, course_tag
+    select
+        course_id,
+        course_tag
     from flagged
     where drop_reason is null
 )

@@ -6,7 +6,11 @@ flagged as (
 ),
 
 kept as (
-    select user_handle, assessment_tag, assessment_score, assessed_at
+    select
+        user_handle,
+        assessment_tag,
+        assessment_score,
+        assessed_at
     from flagged
     where drop_reason is null
 )

@@ -6,7 +6,13 @@ flagged as (
 ),
 
 kept as (
-    select user_handle, course_id, author_handle, level, view_time_seconds, view_date
+    select
+        user_handle,
+        course_id,
+        author_handle,
+        level,
+        view_time_seconds,
+        view_date
     from flagged
     where drop_reason is null
 )

@@ -6,7 +6,10 @@ flagged as (
 ),
 
 kept as (
-    select user_handle, interest_tag, followed_at
+    select
+        user_handle,
+        interest_tag,
+        followed_at
     from flagged
     where drop_reason is null
 )

@@ -50,7 +50,7 @@ flagged as (
             case
                 when row_number() over (
                     partition by invalid_reason is null, user_handle, assessment_tag
-                    order by assessed_at desc, raw_record
+                    order by assessed_at desc, raw_record asc
                 ) > 1 then 'duplicate'
             end
         ) as drop_reason

@@ -37,7 +37,7 @@ typed as (
 leveled as (
     -- levels match the seed case-insensitively ('beginner' is 'Beginner')
     select
-        typed.* exclude (level_key),
+        typed.* exclude (level_key),  -- noqa: RF02
         levels.level
     from typed
     left join levels
@@ -68,7 +68,7 @@ flagged as (
             case
                 when row_number() over (
                     partition by invalid_reason is null, user_handle, course_id, view_date
-                    order by view_time_seconds desc, raw_record
+                    order by view_time_seconds desc, raw_record asc
                 ) > 1 then 'duplicate'
             end
         ) as drop_reason
