@@ -3,8 +3,9 @@
 numpy and scipy wheels each ship an OpenBLAS with its own thread pool; on a
 small machine the pools oversubscribe the cores. All heavy numeric work runs
 inside :func:`blas_threads`, which caps every pool (threadpoolctl) at
-``USER_SIM_BLAS_THREADS`` (default 1, the faster setting measured on 2 cores;
-see README "Benchmarks").
+``USER_SIM_BLAS_THREADS`` (default: the number of cores). Only one library
+computes at a time, so the cap stops oversubscription while each step still
+uses every core (measured both ways in README "Benchmarks").
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from threadpoolctl import threadpool_limits
 
 
 def configured_threads() -> int | None:
-    """Threads from ``USER_SIM_BLAS_THREADS``; ``0`` or ``default`` leaves the libraries alone."""
-    raw = os.environ.get("USER_SIM_BLAS_THREADS", "1").strip().lower()
+    """Threads from ``USER_SIM_BLAS_THREADS`` (default: cores); ``0`` or ``default`` leaves the libraries alone."""
+    raw = os.environ.get("USER_SIM_BLAS_THREADS", str(os.cpu_count() or 1)).strip().lower()
     if raw in ("0", "default", ""):
         return None
     value = int(raw)
