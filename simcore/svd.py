@@ -26,6 +26,7 @@ from sklearn.decomposition import TruncatedSVD
 
 MAX_GRAM_FEATURES = 8192  # a d x d float64 Gram matrix of 8192 is 512 MiB
 _RELATIVE_RANK_TOL = 1e-10  # eigenvalues below this x the largest are numerical zero
+_NOISE = 1e-6  # projected norm below this x the row's own norm is rounding noise
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,10 @@ def reduce_to_variance(
     n_components = max(1, choose_n_components(ratio, target))
     projected = np.asarray(x @ components[:, :n_components], dtype=np.float64)
     norms = np.linalg.norm(projected, axis=1, keepdims=True)
-    vectors = np.divide(projected, norms, out=np.zeros_like(projected), where=norms > 0)
+    # a row with (numerically) nothing in the kept subspace stays zero: normalising
+    # rounding noise would give that user a random direction
+    row_norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)))
+    vectors = np.divide(projected, norms, out=np.zeros_like(projected), where=norms > _NOISE * row_norms)
     return ReducedSignal(
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
         n_components=n_components,
