@@ -19,10 +19,9 @@ def block_rows_for(n_users: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
     return max(1, min(n_users, block_bytes // max(1, 4 * n_users)))
 
 
-def _rank_block(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top k column indices and scores of each row of ``scores`` (self already -inf)."""
-    n_rows, n_cols = scores.shape
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+def _rank_rows_exact(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top k of each row by argpartition; exact for any ties (self already -inf)."""
+    part = np.argpartition(scores, scores.shape[1] - k, axis=1)[:, -k:]
     part_scores = np.take_along_axis(scores, part, axis=1)
     kth = part_scores.min(axis=1)
     at_least_kth = np.count_nonzero(scores >= kth[:, None], axis=1)
@@ -34,6 +33,46 @@ def _rank_block(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -part_scores), axis=1)
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
+
+
+def _rank_block(
+    scores: np.ndarray, k: int, chunk: int = 64, max_candidates: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top k column indices and scores of each row of ``scores`` (self already -inf).
+
+    A cheap lower bound prunes each row first: the k-th largest of the row's
+    chunk maxima is at most the row's k-th largest score, so every score at or
+    above it is a candidate and the true top k (ties included) are among them.
+    Only the few candidates are sorted. Rows with too many candidates (many
+    ties, e.g. a user scoring 0 with almost everyone) take the exact path.
+    """
+    n_rows, n_cols = scores.shape
+    n_chunks = n_cols // chunk
+    if n_chunks < k:
+        return _rank_rows_exact(scores, k)
+    cap = max_candidates if max_candidates is not None else 8 * k + 64
+    maxima = scores[:, : n_chunks * chunk].reshape(n_rows, n_chunks, chunk).max(axis=2)
+    if n_cols > n_chunks * chunk:
+        maxima = np.hstack([maxima, scores[:, n_chunks * chunk:].max(axis=1, keepdims=True)])
+    bound = np.partition(maxima, maxima.shape[1] - k, axis=1)[:, -k]
+    rows, cols = np.nonzero(scores >= bound[:, None])
+    counts = np.bincount(rows, minlength=n_rows)
+    neighbours = np.empty((n_rows, k), np.int64)
+    best = np.empty((n_rows, k), scores.dtype)
+    heavy = counts > cap
+    if heavy.any():
+        neighbours[heavy], best[heavy] = _rank_rows_exact(scores[heavy], k)
+        keep = ~heavy[rows]
+        rows, cols = rows[keep], cols[keep]
+        counts[heavy] = 0
+    values = scores[rows, cols]
+    order = np.lexsort((cols, -values, rows))  # by row, then score desc, then index asc
+    starts = np.cumsum(counts) - counts
+    light = np.flatnonzero(~heavy)
+    take = order[starts[light][:, None] + np.arange(k)]
+    neighbours[light] = cols[take]
+    best[light] = values[take]
+    return neighbours, best
 
 
 def top_k(

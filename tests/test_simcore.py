@@ -200,3 +200,18 @@ def test_rank_users_ranks_every_user_even_without_data() -> None:
     assert by_user[10] == [(20, 1.0), (30, 0.0)]
     assert by_user[40] == [(10, 0.0), (20, 0.0)]
     assert {r["run_id"] for r in rows} == {"r1"}
+
+
+@settings(max_examples=80, deadline=None)
+@given(z=int_matrices, k=st.integers(1, 6), cap=st.integers(1, 12))
+def test_pruned_ranking_equals_exact_ranking_with_any_candidate_cap(z: np.ndarray, k: int, cap: int) -> None:
+    """The chunk-maxima pruning and its many-ties fallback agree with the plain exact path."""
+    from simcore.topk import _rank_block, _rank_rows_exact
+
+    scores = z @ z.T
+    np.fill_diagonal(scores, -np.inf)
+    k = min(k, z.shape[0] - 1)
+    got = _rank_block(scores, k, chunk=2, max_candidates=cap)
+    want = _rank_rows_exact(scores, k)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
