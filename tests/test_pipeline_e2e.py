@@ -139,3 +139,21 @@ def test_help_documents_every_flag(tmp_path: Path) -> None:
     for flag in ("--env", "--results_table", "--data-dir", "--sqlite-path", "--weights", "--top-k",
                  "--variance", "--keep-runs"):
         assert flag in result.stdout
+
+
+def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipeline, generated: Path) -> None:
+    parquet = tmp_path / "parquet"
+    made = run_module("pipeline.generate", ["--users", "300", "--seed", "5", "--out", str(parquet),
+                                            "--format", "parquet"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert not list(parquet.glob("*.csv"))
+    rankings = []
+    for name, folder in (("csv", generated), ("parquet", parquet)):
+        db = tmp_path / f"{name}.db"
+        result = run_pipeline("--data-dir", str(folder), "--sqlite-path", str(db))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"({name})" in result.stdout
+        rankings.append(sqlite3.connect(db).execute(
+            "select user_handle, rank, similar_user_handle, round(score, 5) from user_ranking order by 1, 2"
+        ).fetchall())
+    assert rankings[0] == rankings[1]
