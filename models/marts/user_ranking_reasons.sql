@@ -42,101 +42,17 @@ assessments as (
     from {{ ref('int_assessment_scores_binned') }}
 ),
 
-my_interests as materialized (
-    select
-        ranking.user_handle,
-        ranking.similar_user_handle,
-        interests.interest_tag
-    from ranking
-    inner join interests on ranking.user_handle = interests.user_handle
-),
+{{ shared_items('interests', 'interests', 'interest_tag', 'mine.interest_tag', max_items) }},
 
-shared_interests as (
-    select
-        mine.user_handle,
-        mine.similar_user_handle,
-        count(*) as n_shared_interests,
-        list(mine.interest_tag order by mine.interest_tag)[1:{{ max_items }}] as shared_interests
-    from my_interests as mine
-    inner join interests as theirs
-        on
-            mine.similar_user_handle = theirs.user_handle
-            and mine.interest_tag = theirs.interest_tag
-    group by mine.user_handle, mine.similar_user_handle
-),
+{{ shared_items('course_tags', 'viewed_course_tags', 'course_tag', 'mine.course_tag', max_items) }},
 
-my_courses as materialized (
-    select
-        ranking.user_handle,
-        ranking.similar_user_handle,
-        viewed_courses.course_id
-    from ranking
-    inner join viewed_courses on ranking.user_handle = viewed_courses.user_handle
-),
+{{ shared_items('courses', 'viewed_courses', 'course_id', 'mine.course_id', max_items) }},
 
-shared_courses as (
-    select
-        mine.user_handle,
-        mine.similar_user_handle,
-        count(*) as n_shared_courses,
-        list(mine.course_id order by mine.course_id)[1:{{ max_items }}] as shared_courses
-    from my_courses as mine
-    inner join viewed_courses as theirs
-        on
-            mine.similar_user_handle = theirs.user_handle
-            and mine.course_id = theirs.course_id
-    group by mine.user_handle, mine.similar_user_handle
-),
-
-my_course_tags as materialized (
-    select
-        ranking.user_handle,
-        ranking.similar_user_handle,
-        viewed_course_tags.course_tag
-    from ranking
-    inner join viewed_course_tags on ranking.user_handle = viewed_course_tags.user_handle
-),
-
-shared_course_tags as (
-    select
-        mine.user_handle,
-        mine.similar_user_handle,
-        count(*) as n_shared_course_tags,
-        list(mine.course_tag order by mine.course_tag)[1:{{ max_items }}] as shared_course_tags
-    from my_course_tags as mine
-    inner join viewed_course_tags as theirs
-        on
-            mine.similar_user_handle = theirs.user_handle
-            and mine.course_tag = theirs.course_tag
-    group by mine.user_handle, mine.similar_user_handle
-),
-
-my_assessments as materialized (
-    select
-        ranking.user_handle,
-        ranking.similar_user_handle,
-        assessments.assessment_tag,
-        assessments.score_bin
-    from ranking
-    inner join assessments on ranking.user_handle = assessments.user_handle
-),
-
-shared_assessments as (
-    select
-        mine.user_handle,
-        mine.similar_user_handle,
-        count(*) as n_shared_assessments,
-        list(
-            { 'tag': mine.assessment_tag, 'user_bin': mine.score_bin, 'similar_user_bin': theirs.score_bin }
-            order by mine.assessment_tag
-        )[1:{{ max_items }}] as shared_assessments
-    from my_assessments as mine
-    inner join assessments as theirs
-        on
-            mine.similar_user_handle = theirs.user_handle
-            and mine.assessment_tag = theirs.assessment_tag
-    group by mine.user_handle, mine.similar_user_handle
-),
+{{ shared_items(
+    'assessments', 'assessments', 'assessment_tag',
+    "{'tag': mine.assessment_tag, 'user_bin': mine.score_bin, 'similar_user_bin': theirs.score_bin}",
+    max_items,
+) }},
 
 joined as (
     select

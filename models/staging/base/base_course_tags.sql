@@ -33,15 +33,7 @@ validated as (
 flagged as (
     select
         *,
-        coalesce(
-            invalid_reason,
-            case
-                when row_number() over (
-                    partition by invalid_reason is null, course_id, course_tag
-                    order by raw_record
-                ) > 1 then 'duplicate'
-            end
-        ) as drop_reason
+        {{ drop_reason(['course_id', 'course_tag'], 'raw_record') }} as drop_reason
     from validated
 )
 

@@ -32,8 +32,7 @@ validated as (
     select
         *,
         case
-            when nullif(trim(raw_user_handle), '') is null then 'missing_user_handle'
-            when user_handle is null or user_handle <= 0 then 'invalid_user_handle'
+            {{ user_handle_rules() }}
             when assessment_tag is null then 'missing_tag'
             when assessed_at is null then 'invalid_date'
             when assessment_score is null or assessment_score < 0 or assessment_score > 300 then 'invalid_score'
@@ -45,15 +44,7 @@ flagged as (
     select
         *,
         -- an assessment taken twice keeps the latest attempt
-        coalesce(
-            invalid_reason,
-            case
-                when row_number() over (
-                    partition by invalid_reason is null, user_handle, assessment_tag
-                    order by assessed_at desc, raw_record asc
-                ) > 1 then 'duplicate'
-            end
-        ) as drop_reason
+        {{ drop_reason(['user_handle', 'assessment_tag'], 'assessed_at desc, raw_record') }} as drop_reason
     from validated
 )
 

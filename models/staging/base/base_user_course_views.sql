@@ -48,8 +48,7 @@ validated as (
     select
         *,
         case
-            when nullif(trim(raw_user_handle), '') is null then 'missing_user_handle'
-            when user_handle is null or user_handle <= 0 then 'invalid_user_handle'
+            {{ user_handle_rules() }}
             when course_id is null then 'missing_course_id'
             when view_date is null then 'invalid_date'
             when view_time_seconds is null then 'invalid_view_time'
@@ -63,15 +62,7 @@ flagged as (
     select
         *,
         -- one row per (user, course, day): a repeated day keeps its longest view
-        coalesce(
-            invalid_reason,
-            case
-                when row_number() over (
-                    partition by invalid_reason is null, user_handle, course_id, view_date
-                    order by view_time_seconds desc, raw_record asc
-                ) > 1 then 'duplicate'
-            end
-        ) as drop_reason
+        {{ drop_reason(['user_handle', 'course_id', 'view_date'], 'view_time_seconds desc, raw_record') }} as drop_reason
     from validated
 )
 

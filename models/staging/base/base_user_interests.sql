@@ -28,8 +28,7 @@ validated as (
     select
         *,
         case
-            when nullif(trim(raw_user_handle), '') is null then 'missing_user_handle'
-            when user_handle is null or user_handle <= 0 then 'invalid_user_handle'
+            {{ user_handle_rules() }}
             when interest_tag is null then 'missing_tag'
             when followed_at is null then 'invalid_date'
         end as invalid_reason
@@ -40,15 +39,7 @@ flagged as (
     select
         *,
         -- a (user, tag) followed twice keeps its first follow
-        coalesce(
-            invalid_reason,
-            case
-                when row_number() over (
-                    partition by invalid_reason is null, user_handle, interest_tag
-                    order by followed_at, raw_record
-                ) > 1 then 'duplicate'
-            end
-        ) as drop_reason
+        {{ drop_reason(['user_handle', 'interest_tag'], 'followed_at, raw_record') }} as drop_reason
     from validated
 )
 
