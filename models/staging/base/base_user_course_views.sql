@@ -62,7 +62,9 @@ flagged as (
     select
         *,
         -- one row per (user, course, day): a repeated day keeps its longest view
-        {{ drop_reason(['user_handle', 'course_id', 'view_date'], 'view_time_seconds desc, raw_record') }} as drop_reason
+        {{ drop_reason(
+            ['user_handle', 'course_id', 'view_date'], 'view_time_seconds desc, raw_record'
+        ) }} as drop_reason
     from validated
 )
 
