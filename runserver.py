@@ -1,0 +1,54 @@
+"""Development server: ``DATABASE_ENV=dev RESULTS_TABLE=user_ranking python -m runserver``.
+
+Listens on 127.0.0.1:5000 unless ``--host/--port`` (or ``HOST``/``PORT``) say
+otherwise. Binding every interface takes an explicit ``--host 0.0.0.0`` on the
+command line: an inherited ``HOST`` variable must not expose a dev server.
+For production use gunicorn with ``server.wsgi:app`` (docs/api.md).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+ALL_INTERFACES = frozenset({"0.0.0.0", "::", "[::]", ""})
+
+
+def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> argparse.Namespace:
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="python -m runserver", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", help="interface to bind (default: HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: PORT or 5000)")
+    parser.add_argument("--debug", action="store_true", help="Flask debug mode with reloader (never in production)")
+    args = parser.parse_args(argv)
+    if args.host is None:
+        args.host = env.get("HOST") or "127.0.0.1"
+        if args.host in ALL_INTERFACES:
+            wildcard = args.host or "0.0.0.0"
+            parser.error(f"HOST={args.host!r} would bind every interface; pass --host {wildcard} explicitly")
+    if args.port is None:
+        try:
+            args.port = int(env.get("PORT") or 5000)
+        except ValueError:
+            parser.error(f"PORT must be an integer, got {env.get('PORT')!r}")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"port must be 0..65535, got {args.port}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from server.app import create_app
+
+    app = create_app()
+    print(
+        f"serving {app.config['RESULTS_TABLE']} from {app.config['DATABASE_PATH']} on http://{args.host}:{args.port}",
+        file=sys.stderr,
+    )
+    app.run(host=args.host, port=args.port, debug=args.debug, threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
