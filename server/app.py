@@ -38,7 +38,10 @@ def _body_size_guard(limit: int | None) -> Callable[[], None]:
 
 
 def output_json(data: Any, code: int, headers: dict[str, str] | None = None) -> Response:
-    """Flask-RESTful's JSON representation without its per-request config lookups."""
+    """Flask-RESTful's JSON representation without its per-request config lookups.
+
+    Keys keep their insertion order ({"user", "score"} as in the original), unsorted.
+    """
     response = Response(json.dumps(data) + "\n", status=code, mimetype="application/json")
     if headers:
         response.headers.extend(headers)
@@ -50,7 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_config(config)
     app = Flask(__name__, static_folder=None)
     app.config.update(settings)
-    app.json.sort_keys = False  # keep {"user", "score"} in the original order
+    app.url_map.merge_slashes = False  # "a//b" is a 404 in JSON, not an HTML 308 redirect
     app.extensions["ranking_store"] = RankingStore(settings["DATABASE_PATH"], settings["RESULTS_TABLE"])
     app.extensions["openapi_document"] = openapi_document()
     app.before_request(_body_size_guard(app.config["MAX_CONTENT_LENGTH"]))

@@ -71,7 +71,8 @@ class RankingStore:
         self.path = Path(path)
         self.table = check_identifier(results_table)
         self.history = check_identifier(f"{results_table}_history")
-        self._uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        # absolute but not resolved: a symlink swapped to a new file is followed on reopen
+        self._uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
         self._local = threading.local()
 
     # -- connections -----------------------------------------------------

@@ -19,11 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from any folder
-    sys.path.insert(0, str(ROOT))
+from pipeline.publish import COLUMN_NAMES, RunRecord, new_run_id, publish_ranking, utc_now
 
-from pipeline.publish import COLUMN_NAMES, RunRecord, new_run_id, publish_ranking, utc_now  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 TABLE = "user_ranking"
 Rows = list[dict[str, Any]]

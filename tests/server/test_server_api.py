@@ -6,6 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 from conftest import TABLE, Publisher
@@ -198,6 +199,34 @@ def test_legacy_any_handle_is_answered_without_server_error(client: Any, db_path
         assert set(response.get_json()) == {"error", "message"}
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=80), content_type=st.sampled_from(
+    [None, "application/json", "application/json; charset=latin-1", "text/plain", "application/x-www-form-urlencoded",
+     "multipart/form-data; boundary=x"]))
+def test_legacy_any_body_is_answered_without_server_error(
+    client: Any, db_path: Path, body: bytes, content_type: str | None
+) -> None:
+    if not db_path.exists():
+        Publisher(db_path).run()
+    response = client.get(LEGACY, data=body, headers={"Content-Type": content_type} if content_type else {})
+    assert response.status_code in (200, 400, 404)
+    assert response.mimetype == "application/json"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(handle=st.text(min_size=1, max_size=25), k=st.one_of(st.none(), st.text(max_size=6)),
+       explain=st.one_of(st.none(), st.text(max_size=6)), run_id=st.one_of(st.none(), st.text(max_size=30)))
+def test_v1_any_input_is_answered_without_server_error(
+    client: Any, db_path: Path, handle: str, k: str | None, explain: str | None, run_id: str | None
+) -> None:
+    if not db_path.exists():
+        Publisher(db_path).run()
+    query = {name: value for name, value in (("k", k), ("explain", explain), ("run_id", run_id)) if value is not None}
+    response = client.get(f"/api/v1/users/{quote(handle, safe='')}/similar?{urlencode(query)}")
+    assert response.status_code in (200, 400, 404)
+    assert response.mimetype == "application/json"
+
+
 # -- 404, 405, 413 -----------------------------------------------------------------
 def test_unknown_user(client: Any, publisher: Publisher) -> None:
     publisher.run()
@@ -206,7 +235,8 @@ def test_unknown_user(client: Any, publisher: Publisher) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/api", "/api/v1/users/7", "/api/v1/users/7/similar/", "/api/similarity/x",
-                                  "/api/v2/users/7/similar", "/static/x.css"])
+                                  "/api/v2/users/7/similar", "/static/x.css", "/api//health",
+                                  "/api/v1/users/7//similar"])
 def test_unknown_url(client: Any, publisher: Publisher, path: str) -> None:
     publisher.run()
     assert_error(client.get(path), 404, "not_found")
@@ -402,6 +432,24 @@ def test_database_file_replaced(make_app: Any, tmp_path: Path) -> None:
     assert client.get(v1(7)).get_json()["run"]["run_id"] == replacement
     served.unlink()
     assert_error(client.get(v1(7)), 503, "ranking_unavailable")
+
+
+def test_database_symlink_swapped(make_app: Any, tmp_path: Path) -> None:
+    """A deploy that points a symlink at a new file is followed."""
+    old, new, link = tmp_path / "old.db", tmp_path / "new.db", tmp_path / "served.db"
+    first, second = Publisher(old).run(), Publisher(new).run()
+    link.symlink_to(old)
+    client = make_app(link).test_client()
+    assert client.get(v1(7)).get_json()["run"]["run_id"] == first
+    (tmp_path / "next").symlink_to(new)
+    os.replace(tmp_path / "next", link)
+    assert client.get(v1(7)).get_json()["run"]["run_id"] == second
+
+
+def test_database_path_with_uri_characters(make_app: Any, tmp_path: Path) -> None:
+    db = tmp_path / "a dir?with#odd%chars" / "ranking.db"
+    run_id = Publisher(db).run()
+    assert make_app(db).test_client().get(v1(7)).get_json()["run"]["run_id"] == run_id
 
 
 # -- health ------------------------------------------------------------------------
