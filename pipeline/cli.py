@@ -23,6 +23,7 @@ from pipeline.paths import (
     sqlite_path,
     warehouse_path,
 )
+from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS
 
 RAW_TABLES = ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
 DEFAULT_SAMPLE_USERS = 10_000
@@ -52,8 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sqlite-path", type=Path, default=None,
                         help="SQLite file to publish to; default data/sqlite3/user_similarity_<env>.db")
     parser.add_argument("--weights", type=float, nargs=3, metavar=("INTERESTS", "ASSESSMENTS", "COURSE_VIEWS"),
-                        default=(0.5, 0.3, 0.2),
-                        help="non-negative signal weights, normalised to sum 1")
+                        default=tuple(DEFAULT_WEIGHTS[s] for s in SIGNALS),
+                        help="non-negative signal weights, normalised to sum 1 (defaults tuned in docs/analysis.md;"
+                             " the original system used 0.5 0.3 0.2)")
     parser.add_argument("--top-k", type=int, default=5, help="neighbours kept per user")
     parser.add_argument("--variance", type=float, default=0.90,
                         help="cumulative explained variance TruncatedSVD keeps per signal, in (0, 1]")
@@ -71,7 +73,7 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
 
     try:
         check_identifier(args.results_table)
-        weights = normalise_weights(dict(zip(("interests", "assessments", "course_views"), args.weights, strict=True)))
+        weights = normalise_weights(dict(zip(SIGNALS, args.weights, strict=True)))
     except ValueError as exc:
         raise PipelineError(str(exc)) from exc
     if not 1 <= args.top_k <= 1000:

@@ -35,7 +35,7 @@ def _rank_rows_exact(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
 
 
-def _rank_block(
+def rank_block(
     scores: np.ndarray, k: int, chunk: int = 64, max_candidates: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top k column indices and scores of each row of ``scores`` (self already -inf).
@@ -105,7 +105,7 @@ def top_k(
         scores = z[start:stop] @ zt
         np.round(scores, decimals, out=scores)
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        neighbours[start:stop], best[start:stop] = _rank_block(scores, k_eff)
+        neighbours[start:stop], best[start:stop] = rank_block(scores, k_eff)
     return neighbours, best
 
 

@@ -206,12 +206,25 @@ def test_rank_users_ranks_every_user_even_without_data() -> None:
 @given(z=int_matrices, k=st.integers(1, 6), cap=st.integers(1, 12))
 def test_pruned_ranking_equals_exact_ranking_with_any_candidate_cap(z: np.ndarray, k: int, cap: int) -> None:
     """The chunk-maxima pruning and its many-ties fallback agree with the plain exact path."""
-    from simcore.topk import _rank_block, _rank_rows_exact
+    from simcore.topk import _rank_rows_exact, rank_block
 
     scores = z @ z.T
     np.fill_diagonal(scores, -np.inf)
     k = min(k, z.shape[0] - 1)
-    got = _rank_block(scores, k, chunk=2, max_candidates=cap)
+    got = rank_block(scores, k, chunk=2, max_candidates=cap)
     want = _rank_rows_exact(scores, k)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_default_weights_agree_everywhere() -> None:
+    """simcore's defaults, the CLI's and the dbt vars an analyst gets are the same numbers."""
+    import yaml
+
+    from pipeline.cli import parse_args
+    from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS
+    from tests.conftest import PROJECT_DIR
+
+    dbt_vars = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    assert {s: dbt_vars[f"weight_{s}"] for s in SIGNALS} == DEFAULT_WEIGHTS
+    assert dict(zip(SIGNALS, parse_args([]).weights, strict=True)) == DEFAULT_WEIGHTS
