@@ -26,28 +26,10 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.paths import check_identifier
+from pipeline.schema import COLUMN_NAMES, RANKING_COLUMNS
 
-# (name, SQLite type) of every published ranking column, in order.
-RANKING_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("user_handle", "INTEGER NOT NULL"),
-    ("rank", "INTEGER NOT NULL"),
-    ("similar_user_handle", "INTEGER NOT NULL"),
-    ("score", "REAL NOT NULL"),
-    ("score_interests", "REAL"),
-    ("score_assessments", "REAL"),
-    ("score_course_views", "REAL"),
-    ("n_shared_interests", "INTEGER"),
-    ("n_shared_course_tags", "INTEGER"),
-    ("n_shared_courses", "INTEGER"),
-    ("n_shared_assessments", "INTEGER"),
-    ("shared_interests", "TEXT"),  # JSON array of tags
-    ("shared_course_tags", "TEXT"),  # JSON array of tags
-    ("shared_courses", "TEXT"),  # JSON array of course ids
-    ("shared_assessments", "TEXT"),  # JSON array of {tag, user_bin, similar_user_bin}
-    ("run_id", "TEXT NOT NULL"),
-    ("run_at", "TEXT NOT NULL"),
-)
-COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in RANKING_COLUMNS)
+__all__ = ["COLUMN_NAMES", "RANKING_COLUMNS", "RunRecord", "new_run_id", "publish_ranking", "record_failed_run"]
+
 
 RUNS_DDL = """
 create table if not exists ranking_runs (

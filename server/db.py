@@ -19,28 +19,11 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline.paths import check_identifier
+from pipeline.schema import COLUMN_NAMES
 from server.errors import RankingUnavailable
 
-# Published columns the API reads (pipeline.publish.RANKING_COLUMNS, without
-# importing it: that module pulls in pyarrow).
-NEIGHBOUR_COLUMNS = (
-    "rank",
-    "similar_user_handle",
-    "score",
-    "score_interests",
-    "score_assessments",
-    "score_course_views",
-    "n_shared_interests",
-    "n_shared_course_tags",
-    "n_shared_courses",
-    "n_shared_assessments",
-    "shared_interests",
-    "shared_course_tags",
-    "shared_courses",
-    "shared_assessments",
-    "run_id",
-    "run_at",
-)
+# Published columns the API reads: all but the user's own handle.
+NEIGHBOUR_COLUMNS = tuple(c for c in COLUMN_NAMES if c != "user_handle")
 _SELECT = ", ".join(f'"{c}"' for c in NEIGHBOUR_COLUMNS)
 _CURRENT_RUN_SQL = (
     "select run_id from ranking_runs where results_table = ? and status = 'published'"
