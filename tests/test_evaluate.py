@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,14 +14,10 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # plain `pytest` puts tests/, not the repo, on sys.path
-    sys.path.insert(0, str(ROOT))
-
-from evaluation.cli import main  # noqa: E402
-from evaluation.holdout import hidden_pair_mask, holdout  # noqa: E402
-from evaluation.items import heldout_file, read_pairs, read_raw  # noqa: E402
-from evaluation.metrics import (  # noqa: E402
+from evaluation.cli import main
+from evaluation.holdout import hidden_pair_mask, holdout
+from evaluation.items import heldout_file, read_pairs, read_raw
+from evaluation.metrics import (
     bucket_labels,
     heldout_counts,
     neighbour_candidates,
@@ -32,7 +27,7 @@ from evaluation.metrics import (  # noqa: E402
     popular_candidates,
     summarise_heldout,
 )
-from evaluation.neighbours import (  # noqa: E402
+from evaluation.neighbours import (
     MISSING,
     Neighbours,
     from_long,
@@ -40,10 +35,10 @@ from evaluation.neighbours import (  # noqa: E402
     random_neighbours,
     read_ranking,
 )
-from evaluation.plain_cosine import sparse_top_k, stacked_cosine_matrix  # noqa: E402
-from evaluation.scoring import Truth, score_methods  # noqa: E402
-from pipeline.publish import COLUMN_NAMES, RunRecord, publish_ranking  # noqa: E402
-from simcore.topk import brute_force_top_k  # noqa: E402
+from evaluation.plain_cosine import sparse_top_k, stacked_cosine_matrix
+from evaluation.scoring import Truth, score_methods
+from pipeline.publish import COLUMN_NAMES, RunRecord, publish_ranking
+from simcore.topk import brute_force_top_k
 
 
 @pytest.fixture(autouse=True)

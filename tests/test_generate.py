@@ -17,9 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # plain `pytest` puts tests/, not the repo, on sys.path
-    sys.path.insert(0, str(ROOT))
+from tests.conftest import PROJECT_DIR as ROOT
 
 gen = importlib.import_module("pipeline.generate")
 

@@ -14,17 +14,12 @@ The shipped defaults are now the tuned weights, so the gate protects 0.9070.
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from evaluation.neighbours import read_ranking  # noqa: E402
-from evaluation.scoring import ACTIVE, RANDOM, baselines, read_truth, score_methods  # noqa: E402
-from tests.conftest import run_module  # noqa: E402
+from evaluation.neighbours import read_ranking
+from evaluation.scoring import ACTIVE, RANDOM, baselines, read_truth, score_methods
+from tests.conftest import run_module
 
 USERS, SEED, K = 2_000, 2024, 5
 MEASURED_PRECISION = 0.9070  # precision@5 measured with the shipped defaults (0.6/0.1/0.3, 0.90) on this dataset
