@@ -143,7 +143,8 @@ def precision_vs_weights(entries: list[dict], out: Path) -> None:
         ax.plot(x[best], y[best], "r*", markersize=14, label=f"best {z[best]:.3f}")
         at_default = [p for p in points if (p[0], p[1]) == (0.5, 0.2)]
         if at_default:
-            ax.plot(0.5, 0.2, "kx", markersize=11, markeredgewidth=2, label=f"default {at_default[0][2]:.3f}")
+            ax.plot(0.5, 0.2, "kx", markersize=11, markeredgewidth=2,
+                    label=f"original 0.5/0.3/0.2: {at_default[0][2]:.3f}")
         fig.colorbar(sc, ax=ax)
         ax.set_xlabel("weight of interests")
         ax.set_ylabel("weight of course views (assessments = 1 - both)")
