@@ -23,7 +23,7 @@ from pipeline.paths import (
     sqlite_path,
     warehouse_path,
 )
-from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS
+from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
 
 RAW_TABLES = ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
 DEFAULT_SAMPLE_USERS = 10_000
@@ -69,8 +69,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def validate(args: argparse.Namespace) -> dict[str, float]:
     """Check every parameter before dbt starts; returns the normalised weights."""
-    from simcore.ensemble import normalise_weights
-
     try:
         check_identifier(args.results_table)
         weights = normalise_weights(dict(zip(SIGNALS, args.weights, strict=True)))

@@ -58,7 +58,7 @@ def _validate_target(target: float) -> None:
 def _gram_components(x: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """Right singular vectors (d, r) by decreasing singular value, and their variance ratios."""
     n_rows = x.shape[0]
-    gram = (x.T @ x).toarray() if sp.issparse(x) else x.T @ x
+    gram = (x.T @ x).toarray()
     # divide and conquer (evd): ~20% faster than the default driver for all eigenpairs
     eigenvalues, eigenvectors = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False, driver="evd")
     order = np.argsort(eigenvalues)[::-1]
@@ -69,8 +69,7 @@ def _gram_components(x: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     keep = eigenvalues > eigenvalues[0] * _RELATIVE_RANK_TOL
     eigenvalues, eigenvectors = eigenvalues[keep], eigenvectors[:, keep]
     column_means = np.asarray(x.mean(axis=0)).ravel()
-    total_variance = float(np.sum(np.asarray(x.multiply(x).mean(axis=0)).ravel() - column_means**2)) \
-        if sp.issparse(x) else float(np.var(x, axis=0).sum())
+    total_variance = float(np.sum(np.asarray(x.multiply(x).mean(axis=0)).ravel() - column_means**2))
     projected_variance = eigenvalues / n_rows - (column_means @ eigenvectors) ** 2
     if total_variance <= 0:  # every row identical: one direction says it all
         ratio = np.zeros(eigenvalues.size)
