@@ -3,7 +3,7 @@
 {#- The user-handle rules, as the first `when` branches of a drop-reason case:
     a blank raw handle is missing; one that is not a positive integer is invalid. -#}
 {% macro user_handle_rules(raw_column='raw_user_handle', typed_column='user_handle') -%}
-    when nullif(trim({{ raw_column }}), '') is null then 'missing_user_handle'
+    when nullif({{ strip(raw_column) }}, '') is null then 'missing_user_handle'
     when {{ typed_column }} is null or {{ typed_column }} <= 0 then 'invalid_user_handle'
 {%- endmacro %}
 
@@ -21,4 +21,39 @@
             ) > 1 then 'duplicate'
         end
     )
+{%- endmacro %}
+
+
+{#- A user or author handle: digits only after trimming (so '1e3', '1.5',
+    '+7' or '0x10' are invalid, not cast to some other user), at most 19
+    digits, as BIGINT; null when the text is anything else. -#}
+{% macro parse_handle(column) -%}
+    try_cast(case when regexp_full_match({{ strip(column) }}, '[0-9]{1,19}') then {{ strip(column) }} end as bigint)
+{%- endmacro %}
+
+
+{#- The cleaning rules that changed a row's raw text, as a list for the
+    audit: `rules` is a list of (rule name, raw column, cleaned value); a rule
+    applies when the cleaned value, as text, differs from the raw text. -#}
+{% macro cleaned_rules(rules) -%}
+    list_filter([
+        {%- for name, raw, cleaned in rules %}
+        case when {{ raw }} is distinct from ({{ cleaned }})::varchar then '{{ name }}' end
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    ], lambda rule: rule is not null)
+{%- endmacro %}
+
+
+{#- A course id: trimmed and lower-cased, empty as null; the same rule in
+    course_tags and user_course_views, so their ids join. -#}
+{% macro normalize_course_id(column) -%}
+    nullif(lower({{ strip(column) }}), '')
+{%- endmacro %}
+
+
+{#- Leading and trailing whitespace of any kind removed (SQL trim() only
+    removes spaces; exports also leave tabs and line breaks). -#}
+{% macro strip(column) -%}
+    regexp_replace({{ column }}, '^\s+|\s+$', '', 'g')
 {%- endmacro %}

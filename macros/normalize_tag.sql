@@ -1,5 +1,5 @@
 {#- One rule for every tag column: trimmed, lower-cased, inner whitespace
     collapsed to '-', and empty strings as null so they count as missing. -#}
 {% macro normalize_tag(column) -%}
-    nullif(regexp_replace(lower(trim({{ column }})), '\s+', '-', 'g'), '')
+    nullif(regexp_replace(lower({{ strip(column) }}), '\s+', '-', 'g'), '')
 {%- endmacro %}

@@ -34,6 +34,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipeline.messy import ALL_KINDS, GROUPS, expand, make_messy
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -779,6 +781,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="overwrite generated files already in --out",
     )
+    p.add_argument(
+        "--dirt",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="inject this kind of dirt (repeatable; csv only) and write EXPECTED_DIRT.json with its exact "
+        "effect; kinds: " + ", ".join(ALL_KINDS) + "; groups: " + ", ".join(GROUPS),
+    )
     return p.parse_args(argv)
 
 
@@ -787,7 +797,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     t0 = time.perf_counter()
     try:
+        if args.dirt and args.format != "csv":
+            raise ValueError("--dirt writes CSV files; use --format csv")
+        expand(args.dirt)  # refuse unknown kinds before generating anything
         counts = generate(args.out, args.users, args.seed, args.format, force=args.force)
+        if args.dirt:
+            expected = make_messy(args.out, args.out, args.dirt, seed=args.seed)
+            print(f"dirt: {', '.join(expected.kinds)}; expected effect in {args.out / 'EXPECTED_DIRT.json'}")
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,3 +42,39 @@ def read_ranking(warehouse: Path, run_id: str) -> pa.Table:
         return con.sql(RANKING_QUERY).to_arrow_table()
     finally:
         con.close()
+
+
+DROP_GUARD_SUFFIX = "_drop_share_at_most_max_drop_share"  # test name in models/staging/_staging.yml
+
+
+def drop_summary(warehouse: Path, failures: list[str]) -> list[str]:
+    """For failed drop-share or has_rows tests: what cleaning dropped in those tables, by reason.
+
+    The test itself only says "Got 1 result"; the audit model says which rule
+    (so which column) emptied the table.
+    """
+    tables = {t for t in ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
+              if any(f"{t}{DROP_GUARD_SUFFIX}" in f or f"has_rows_stg_{t}" in f for f in failures)}
+    if not tables:
+        return []
+    lines = []
+    try:
+        # same settings as read_ranking: dbt's in-process connection may still hold the file
+        con = duckdb.connect(str(warehouse))
+    except duckdb.Error:
+        return []
+    try:
+        for table in sorted(tables):
+            raw = con.sql(f"select count(*) from base_{table}").fetchall()[0][0]
+            reasons = con.sql(
+                "select drop_reason, dropped_rows from audit_dropped_rows where source_table = ?"
+                " order by dropped_rows desc, drop_reason", params=[table]).fetchall()
+            dropped = sum(n for _, n in reasons)
+            detail = ", ".join(f"{reason} {n:,}" for reason, n in reasons)
+            lines.append(f"{table}: cleaning dropped {dropped:,} of {raw:,} rows ({detail or 'none'});"
+                         " see audit_dropped_rows for samples")
+    except duckdb.Error:
+        return lines
+    finally:
+        con.close()
+    return lines

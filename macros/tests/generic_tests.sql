@@ -97,3 +97,22 @@ overlapping as (
 
 select * from overlapping
 {% endtest %}
+
+
+{#- A base_* model drops at most `max_share` of its raw rows. More means the
+    export changed (a new date format, a renamed level...), and ranking on
+    what is left would quietly lose a signal. -#}
+{% test drop_share_at_most(model, max_share) %}
+select
+    count(*) as raw_rows,
+    count(*) filter (where drop_reason is not null) as dropped_rows
+from {{ model }}
+having count(*) filter (where drop_reason is not null) > {{ max_share }} * count(*)
+{% endtest %}
+
+
+{#- The model has at least one row. -#}
+{% test has_rows(model) %}
+select 'no rows' as problem
+where not exists (select 1 from {{ model }})
+{% endtest %}

@@ -1,5 +1,6 @@
--- Every raw course-tag row, typed, with the reason it is dropped (null = kept).
--- The cleaning rules of this table live here and only here.
+-- Every raw course-tag row, typed, with the reason it is dropped (null = kept)
+-- and the cleaning rules that changed it. The cleaning rules of this table
+-- live here and only here.
 with
 
 source as (
@@ -10,9 +11,11 @@ typed as (
     select
         -- raw values, for the audit sample
         {{ raw_record(['course_id', 'course_tags']) }} as raw_record,
+        course_id as raw_course_id,
+        course_tags as raw_course_tag,
 
         -- ids
-        nullif(lower(trim(course_id)), '') as course_id,
+        {{ normalize_course_id('course_id') }} as course_id,
 
         -- strings
         {{ normalize_tag('course_tags') }} as course_tag
@@ -26,7 +29,11 @@ validated as (
         case
             when course_id is null then 'missing_course_id'
             when course_tag is null then 'missing_tag'
-        end as invalid_reason
+        end as invalid_reason,
+        {{ cleaned_rules([
+            ('course_id_normalised', 'raw_course_id', 'course_id'),
+            ('tag_normalised', 'raw_course_tag', 'course_tag'),
+        ]) }} as cleaned_rules
     from typed
 ),
 
@@ -37,4 +44,4 @@ flagged as (
     from validated
 )
 
-select * exclude (invalid_reason) from flagged
+select * exclude (raw_course_id, raw_course_tag, invalid_reason) from flagged

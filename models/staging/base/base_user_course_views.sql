@@ -1,5 +1,6 @@
--- Every raw course-view row, typed, with the reason it is dropped (null = kept).
--- The cleaning rules of this table live here and only here.
+-- Every raw course-view row, typed, with the reason it is dropped (null = kept)
+-- and the cleaning rules that changed it. The cleaning rules of this table
+-- live here and only here.
 with
 
 source as (
@@ -10,26 +11,35 @@ levels as (
     select * from {{ ref('course_levels') }}
 ),
 
+catalogue as (
+    -- a course is known when course_tags lists it, even with an empty tag
+    select distinct course_id from {{ ref('base_course_tags') }}
+    where course_id is not null
+),
+
 typed as (
     select
         -- raw values, for the audit sample
         {{ raw_record(['user_handle', 'view_date', 'course_id', 'author_handle', 'level', 'view_time_seconds']) }}
             as raw_record,
         user_handle as raw_user_handle,
+        course_id as raw_course_id,
+        level as raw_level,
+        view_time_seconds as raw_view_time_seconds,
 
         -- ids
-        try_cast(trim(user_handle) as bigint) as user_handle,
-        nullif(lower(trim(course_id)), '') as course_id,
-        try_cast(trim(author_handle) as bigint) as author_handle,
+        {{ parse_handle('user_handle') }} as user_handle,
+        {{ normalize_course_id('course_id') }} as course_id,
+        {{ parse_handle('author_handle') }} as author_handle,
 
         -- strings
-        lower(trim(level)) as level_key,
+        lower({{ strip('level') }}) as level_key,
 
-        -- numerics
-        try_cast(trim(view_time_seconds) as bigint) as view_time_seconds,
+        -- numerics: any decimal notation, rounded to whole seconds when valid
+        try_cast({{ strip('view_time_seconds') }} as double) as view_time_number,
 
         -- dates
-        try_cast(trim(view_date) as date) as view_date
+        try_cast({{ strip('view_date') }} as date) as view_date
 
     from source
 ),
@@ -38,10 +48,16 @@ leveled as (
     -- levels match the seed case-insensitively ('beginner' is 'Beginner')
     select
         typed.* exclude (level_key),  -- noqa: RF02
-        levels.level
+        levels.level,
+        catalogue.course_id is not null as is_known_course,
+        case
+            when typed.view_time_number between 0 and 86400 then round(typed.view_time_number)::bigint
+        end as view_time_seconds
     from typed
     left join levels
         on typed.level_key = lower(levels.level)
+    left join catalogue
+        on typed.course_id = catalogue.course_id
 ),
 
 validated as (
@@ -50,11 +66,20 @@ validated as (
         case
             {{ user_handle_rules() }}
             when course_id is null then 'missing_course_id'
+            when not is_known_course then 'unknown_course'
             when view_date is null then 'invalid_date'
-            when view_time_seconds is null then 'invalid_view_time'
-            when view_time_seconds < 0 then 'negative_view_time'
+            when view_time_number is null or isnan(view_time_number) then 'invalid_view_time'
+            when view_time_number < 0 then 'negative_view_time'
+            -- one row is one user, course and day: more than a day's 86,400 s is impossible
+            when view_time_number > 86400 then 'absurd_view_time'
             when level is null then 'invalid_level'
-        end as invalid_reason
+        end as invalid_reason,
+        {{ cleaned_rules([
+            ('handle_normalised', 'raw_user_handle', 'user_handle'),
+            ('course_id_normalised', 'raw_course_id', 'course_id'),
+            ('level_normalised', 'raw_level', 'level'),
+            ('view_time_normalised', 'raw_view_time_seconds', 'view_time_seconds'),
+        ]) }} as cleaned_rules
     from leveled
 ),
 
@@ -68,4 +93,9 @@ flagged as (
     from validated
 )
 
-select * exclude (raw_user_handle, invalid_reason) from flagged
+select
+    * exclude (
+        raw_user_handle, raw_course_id, raw_level, raw_view_time_seconds, view_time_number, is_known_course,
+        invalid_reason
+    )
+from flagged

@@ -1,5 +1,6 @@
--- Every raw interest row, typed, with the reason it is dropped (null = kept).
--- The cleaning rules of this table live here and only here.
+-- Every raw interest row, typed, with the reason it is dropped (null = kept)
+-- and the cleaning rules that changed it. The cleaning rules of this table
+-- live here and only here.
 with
 
 source as (
@@ -11,15 +12,16 @@ typed as (
         -- raw values, for the audit sample
         {{ raw_record(['user_handle', 'interest_tag', 'date_followed']) }} as raw_record,
         user_handle as raw_user_handle,
+        interest_tag as raw_interest_tag,
 
         -- ids
-        try_cast(trim(user_handle) as bigint) as user_handle,
+        {{ parse_handle('user_handle') }} as user_handle,
 
         -- strings
         {{ normalize_tag('interest_tag') }} as interest_tag,
 
         -- timestamps
-        try_cast(trim(date_followed) as timestamp) as followed_at
+        try_cast({{ strip('date_followed') }} as timestamp) as followed_at
 
     from source
 ),
@@ -31,7 +33,11 @@ validated as (
             {{ user_handle_rules() }}
             when interest_tag is null then 'missing_tag'
             when followed_at is null then 'invalid_date'
-        end as invalid_reason
+        end as invalid_reason,
+        {{ cleaned_rules([
+            ('handle_normalised', 'raw_user_handle', 'user_handle'),
+            ('tag_normalised', 'raw_interest_tag', 'interest_tag'),
+        ]) }} as cleaned_rules
     from typed
 ),
 
@@ -43,4 +49,4 @@ flagged as (
     from validated
 )
 
-select * exclude (raw_user_handle, invalid_reason) from flagged
+select * exclude (raw_user_handle, raw_interest_tag, invalid_reason) from flagged
