@@ -16,7 +16,8 @@ from tests.conftest import FIXTURES, REAL_DATA
 DIRTY_EXPECTED = {  # seeds/fixtures/dirty/EXPECTED.md, row by row
     "user_interests": (10, 5, {"duplicate": 1, "missing_tag": 1, "invalid_user_handle": 1,
                                "missing_user_handle": 1, "invalid_date": 1}),
-    "user_assessment_scores": (8, 3, {"duplicate": 1, "invalid_score": 2, "invalid_date": 1, "missing_tag": 1}),
+    "user_assessment_scores": (8, 3, {"duplicate": 1, "invalid_score": 1, "score_out_of_range": 1, "invalid_date": 1,
+                                      "missing_tag": 1}),
     "user_course_views": (10, 3, {"duplicate": 1, "negative_view_time": 1, "invalid_level": 1,
                                   "invalid_view_time": 1, "invalid_date": 1, "missing_course_id": 1,
                                   "invalid_user_handle": 1}),
@@ -35,7 +36,9 @@ def dropped(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
 
 
 def test_dirty_fixture_drops_exactly_the_documented_rows(tmp_path: Path, run_pipeline) -> None:
-    result = run_pipeline("--data-dir", str(FIXTURES / "dirty"), "--sqlite-path", str(tmp_path / "r.db"))
+    # the fixture is mostly dirt: 7 of its 10 course views are dropped
+    result = run_pipeline("--data-dir", str(FIXTURES / "dirty"), "--sqlite-path", str(tmp_path / "r.db"),
+                          "--max-drop-share", "0.8")
     assert result.returncode == 0, result.stdout + result.stderr
     con = warehouse(tmp_path)
     for table, (raw, kept, reasons) in DIRTY_EXPECTED.items():
@@ -46,6 +49,9 @@ def test_dirty_fixture_drops_exactly_the_documented_rows(tmp_path: Path, run_pip
     assert interests == [(1, "data-science"), (1, "python"), (2, "python"), (3, "machine-learning"), (3, "r")]
     assert con.sql("select assessment_score from stg_user_assessment_scores where user_handle = 1").fetchall() == [
         (180.0,)]
+    cleaned = con.sql("select source_table, clean_rule, cleaned_rows from audit_cleaned_rows order by all").fetchall()
+    assert cleaned == [("course_tags", "tag_normalised", 1), ("user_course_views", "level_normalised", 1),
+                       ("user_interests", "tag_normalised", 1)]
     samples = con.sql("select sample_raw_records from audit_dropped_rows where drop_reason = 'invalid_user_handle'"
                       " and source_table = 'user_interests'").fetchall()[0][0]
     assert '"user_handle":"abc"' in samples[0]
@@ -57,10 +63,11 @@ def test_real_sample_tables_keep_their_known_counts(tmp_path: Path, run_pipeline
     raw.mkdir()
     shutil.copy(REAL_DATA / "course_tags.csv", raw)
     shutil.copy(REAL_DATA / "user_assessment_scores.csv", raw)
-    # the two tables that are not shared: header only
-    (raw / "user_interests.csv").write_text("user_handle,interest_tag,date_followed\n")
+    # the two tables that are not shared: one row each, for a user and a course of the real tables
+    (raw / "user_interests.csv").write_text("user_handle,interest_tag,date_followed\n7487,python,2017-01-01\n")
     (raw / "user_course_views.csv").write_text(
-        "user_handle,view_date,course_id,author_handle,level,view_time_seconds\n")
+        "user_handle,view_date,course_id,author_handle,level,view_time_seconds\n"
+        "7487,2017-06-27,2d-racing-games-unity-volume-2-1286,875,Beginner,3786\n")
     result = run_pipeline("--data-dir", str(raw), "--sqlite-path", str(tmp_path / "r.db"))
     assert result.returncode == 0, result.stdout + result.stderr
     con = warehouse(tmp_path)
