@@ -2,17 +2,36 @@
 
 Listens on 127.0.0.1:5000 unless ``--host/--port`` (or ``HOST``/``PORT``) say
 otherwise. Binding every interface takes an explicit ``--host 0.0.0.0`` on the
-command line: an inherited ``HOST`` variable must not expose a dev server.
-For production use gunicorn with ``server.wsgi:app`` (docs/api.md).
+command line: an inherited ``HOST`` variable must not expose a dev server. For
+the same reason debug mode (reloader, interactive debugger) takes ``--debug``:
+FLASK_DEBUG, FLASK_ENV and .env files are ignored. Werkzeug's access log, which
+prints the client's address, is replaced by the app's own request line
+(server.app). For production use gunicorn with ``server.wsgi:app`` (docs/api.md).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler
 
 ALL_INTERFACES = frozenset({"0.0.0.0", "::", "[::]", ""})
+
+
+class AnonymousRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without the client address in its log lines, and without its access log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """The app logs each request itself, without the address Werkzeug would print."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        """Werkzeug's format less the leading client address (errors such as a bad request line still show)."""
+        level = logging.getLevelName(type.upper())
+        logging.getLogger("werkzeug").log(level if isinstance(level, int) else logging.INFO, message, *args)
 
 
 def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> argparse.Namespace:
@@ -40,13 +59,20 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from server.app import create_app
+    from server.config import ConfigError
 
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        print(f"runserver: invalid configuration: {exc}", file=sys.stderr)
+        return 2
     print(
         f"serving {app.config['RESULTS_TABLE']} from {app.config['DATABASE_PATH']} on http://{args.host}:{args.port}",
         file=sys.stderr,
     )
-    app.run(host=args.host, port=args.port, debug=args.debug, threaded=True)
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)  # would make app.run return without serving
+    app.run(host=args.host, port=args.port, debug=args.debug, load_dotenv=False, threaded=True,
+            request_handler=AnonymousRequestHandler)
     return 0
 
 

@@ -1,11 +1,16 @@
 """Application factory: ``create_app(config)`` wires settings, the store, routes and errors."""
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
+from flask.logging import wsgi_errors_stream
 from flask_restful import Api
 
 from server.config import load_config
@@ -37,6 +42,52 @@ def _body_size_guard(limit: int | None) -> Callable[[], None]:
     return reject_large_bodies
 
 
+REQUEST_LOG = logging.getLogger("server.requests")
+_METHOD = re.compile(r"[A-Z]{1,10}")
+
+
+@functools.cache
+def _route(rule: str) -> str:
+    """A URL rule as the OpenAPI document spells it: ``/api/v1/users/{user_handle}/similar``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _request_logger() -> logging.Logger:
+    """``server.requests`` at INFO, to the server's error stream, unless logging was configured for it
+    (a handler of its own, or a level: WARNING silences it).
+
+    The stream is resolved per record (gunicorn's error log, or stderr), so no handler holds a stale file.
+    """
+    if not REQUEST_LOG.handlers:
+        handler = logging.StreamHandler(wsgi_errors_stream)  # type: ignore[arg-type]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        REQUEST_LOG.addHandler(handler)
+        REQUEST_LOG.propagate = False
+    if REQUEST_LOG.level == logging.NOTSET:
+        REQUEST_LOG.setLevel(logging.INFO)
+    return REQUEST_LOG
+
+
+def _start_clock() -> None:
+    g.started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    """One line per request: method, route pattern, status, duration and the validated handle, nothing else.
+
+    No client address, header, cookie, body or raw path: the route is the rule that matched (its
+    ``{user_handle}`` unexpanded; ``-`` when none did), and the handle is logged only once it parsed as
+    a number, so no client-chosen text (newlines included) reaches the log.
+    """
+    started = g.get("started")
+    duration = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+    rule = _route(request.url_rule.rule) if request.url_rule is not None else "-"
+    method = request.method if _METHOD.fullmatch(request.method) else "-"
+    handle = g.get("user_handle", "-")
+    REQUEST_LOG.info("%s %s %d %.1fms user_handle=%s", method, rule, response.status_code, duration, handle)
+    return response
+
+
 def output_json(data: Any, code: int, headers: dict[str, str] | None = None) -> Response:
     """Flask-RESTful's JSON representation without its per-request config lookups.
 
@@ -56,7 +107,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False  # "a//b" is a 404 in JSON, not an HTML 308 redirect
     app.extensions["ranking_store"] = RankingStore(settings["DATABASE_PATH"], settings["RESULTS_TABLE"])
     app.extensions["openapi_document"] = openapi_document()
+    _request_logger()
+    app.before_request(_start_clock)  # first, so a request the size guard refuses is timed and logged too
     app.before_request(_body_size_guard(app.config["MAX_CONTENT_LENGTH"]))
+    app.after_request(_log_request)
     register_error_handlers(app)
 
     api = JsonApi(app)

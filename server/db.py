@@ -75,6 +75,8 @@ class RankingStore:
             con = sqlite3.connect(self._uri, uri=True, isolation_level=None, timeout=5)
         except sqlite3.Error as exc:
             raise RankingUnavailable(f"database cannot be opened: {exc}") from None
+        # mode=ro covers this file only: an ATTACH would open (and create, and write) any other one
+        con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         con.row_factory = sqlite3.Row
         self._local.cached = (identity, con)
         return con

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from server.validation import DEFAULT_K, MAX_K, MAX_USER_HANDLE
+from server.validation import DEFAULT_K, MAX_K, MAX_USER_HANDLE, USER_HANDLE_PATTERN
 
 ERROR_CODES = {
     400: [
@@ -34,8 +34,10 @@ def _ref(kind: str, name: str) -> dict[str, str]:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _error_response(status: int, description: str, example_code: str, example_message: str) -> dict[str, Any]:
-    return {
+def _error_response(
+    status: int, description: str, example_code: str, example_message: str, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = {
         "description": f"{description} Codes: {', '.join(ERROR_CODES[status])}.",
         "content": {
             "application/json": {
@@ -44,6 +46,9 @@ def _error_response(status: int, description: str, example_code: str, example_me
             }
         },
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
@@ -63,11 +68,19 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
     },
     "UserHandle": {
-        "description": "A positive integer that fits SQLite INTEGER, as a JSON integer or a string of digits.",
+        "description": "A positive integer that fits SQLite INTEGER: a JSON number with no fractional part"
+        " (110, 110.0 and 1.1e2 alike) or a string of digits.",
         "oneOf": [
             {"type": "integer", "minimum": 1, "maximum": MAX_USER_HANDLE},
-            {"type": "string", "pattern": "^\\s*[0-9]{1,19}\\s*$"},
+            _ref("schemas", "UserHandleText"),
         ],
+    },
+    "UserHandleText": {
+        "type": "string",
+        "description": f"ASCII digits for 1..{MAX_USER_HANDLE}, leading zeros allowed, optionally between"
+        " spaces, tabs, CR or LF.",
+        "pattern": USER_HANDLE_PATTERN,
+        "example": "110",
     },
     "LegacyRequest": {
         "type": "object",
@@ -200,15 +213,22 @@ RESPONSES: dict[str, Any] = {
     "BadRequest": _error_response(400, "Invalid input.", "invalid_user_handle", "user_handle is empty"),
     "NotFound": _error_response(404, "Unknown user, run or URL.", "user_not_found",
                                 "user 42 is not in the current ranking"),
-    "MethodNotAllowed": _error_response(405, "Only GET (and HEAD, OPTIONS) are allowed.", "method_not_allowed",
-                                        "The method is not allowed for the requested URL."),
+    "MethodNotAllowed": _error_response(
+        405, "Only GET (and HEAD, OPTIONS) are allowed.", "method_not_allowed",
+        "The method is not allowed for the requested URL.",
+        {"Allow": {"description": "The methods served, e.g. GET, HEAD, OPTIONS.", "required": True,
+                   "schema": {"type": "string"}}},
+    ),
     "PayloadTooLarge": _error_response(413, "Request body over 4 KiB.", "payload_too_large",
                                        "request body exceeds the limit of 4096 bytes"),
     "InternalError": _error_response(500, "A server bug (never caused by client input).", "internal_error",
                                      "internal server error"),
-    "Unavailable": _error_response(503, "No ranking published yet: database file or table missing or unreadable.",
-                                   "ranking_unavailable",
-                                   "no ranking has been published yet (database file not found)"),
+    "Unavailable": _error_response(
+        503, "No ranking published yet: database file or table missing or unreadable.", "ranking_unavailable",
+        "no ranking has been published yet (database file not found)",
+        {"Retry-After": {"description": "Seconds to wait before asking again.", "required": True,
+                         "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+    ),
 }
 
 _COMMON_ERRORS = {
@@ -250,8 +270,9 @@ PATHS: dict[str, Any] = {
             "summary": "Top 5 similar users (original endpoint)",
             "description": (
                 "The original endpoint. The handle comes in a JSON body (GET with a body, as curl -d sends it)"
-                " or as ?user_handle=; the path also works without the trailing slash. Neighbours are JSON"
-                " objects (the original returned strings holding Python dicts)."
+                " or as ?user_handle=: one of the two is required (else 400 missing_user_handle), and if both"
+                " are given they must agree (else 400 conflicting_user_handle). The path also works without the"
+                " trailing slash. Neighbours are JSON objects (the original returned strings holding Python dicts)."
             ),
             "parameters": [
                 {
@@ -259,7 +280,7 @@ PATHS: dict[str, Any] = {
                     "in": "query",
                     "required": False,
                     "description": "Alternative to the body; if both are given they must agree.",
-                    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                    "schema": _ref("schemas", "UserHandleText"),
                 }
             ],
             "requestBody": {
@@ -295,7 +316,7 @@ PATHS: dict[str, Any] = {
                     "name": "user_handle",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                    "schema": _ref("schemas", "UserHandleText"),
                     "description": f"Positive integer, at most {MAX_USER_HANDLE}.",
                 },
                 {

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_restful import Resource
 
 from server.db import RankingStore, RunNotFound
@@ -49,7 +49,7 @@ class LegacySimilarity(Resource):
     """``GET /api/similarity/``: the original endpoint, same request and response shape."""
 
     def get(self) -> dict[str, list[dict[str, Any]]]:
-        handle = parse_user_handle(self._raw_handle())
+        handle = g.user_handle = parse_user_handle(self._raw_handle())  # g.user_handle: for the request log
         rows = store().top_neighbours(handle, LEGACY_K)
         if not rows:
             raise _user_not_found(handle)
@@ -80,7 +80,7 @@ class SimilarUsers(Resource):
     """``GET /api/v1/users/<user_handle>/similar``: neighbours with scores, run and reasons."""
 
     def get(self, user_handle: str) -> dict[str, Any]:
-        handle = parse_user_handle(user_handle)
+        handle = g.user_handle = parse_user_handle(user_handle)  # g.user_handle: for the request log
         k = parse_k(request.args.get("k"))
         explain = parse_bool("explain", request.args.get("explain"))
         run_id = request.args.get("run_id") or None

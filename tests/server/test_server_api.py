@@ -116,7 +116,6 @@ def test_head_and_options(client: Any, publisher: Publisher) -> None:
         ({"user_handle": "7a"}, "invalid_user_handle"),
         ({"user_handle": "1.5"}, "invalid_user_handle"),
         ({"user_handle": 1.5}, "invalid_user_handle"),
-        ({"user_handle": 7.0}, "invalid_user_handle"),
         ({"user_handle": "-5"}, "invalid_user_handle"),
         ({"user_handle": -5}, "invalid_user_handle"),
         ({"user_handle": 0}, "invalid_user_handle"),
@@ -471,11 +470,11 @@ def test_database_env_picks_the_pipeline_file(monkeypatch: pytest.MonkeyPatch, t
     from server.app import create_app
 
     monkeypatch.setenv("USER_SIM_DATA_ROOT", str(tmp_path))
-    monkeypatch.setenv("DATABASE_ENV", "prod")
+    monkeypatch.setenv("DATABASE_ENV", "dev")  # prod needs SIMILARITY_DB_PATH (test_safe_defaults.py)
     app = create_app()
-    assert app.config["DATABASE_PATH"] == sqlite_path("prod") == tmp_path / "sqlite3" / "user_similarity_prod.db"
+    assert app.config["DATABASE_PATH"] == sqlite_path("dev") == tmp_path / "sqlite3" / "user_similarity_dev.db"
     assert app.config["RESULTS_TABLE"] == TABLE
-    run_id = Publisher(sqlite_path("prod")).run()
+    run_id = Publisher(sqlite_path("dev")).run()
     assert app.test_client().get(v1(7)).get_json()["run"]["run_id"] == run_id
 
 
