@@ -112,11 +112,14 @@ def start_gunicorn(db: Path, table: str, config: ServerConfig, port: int) -> sub
     command = [sys.executable, "-m", "gunicorn", *config.args(), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                "server.wsgi:app"]
     env = {**os.environ, "SIMILARITY_DB_PATH": str(db), "RESULTS_TABLE": table, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    # the request log (one line per request) goes to a file beside the database, not the terminal
+    log = db.with_name(f"gunicorn-{port}.log")
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=sink)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("gunicorn exited during startup")
+            raise RuntimeError(f"gunicorn exited during startup:\n{log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as response:
                 if response.status == 200:
