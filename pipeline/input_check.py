@@ -6,7 +6,9 @@ audit models. What this module catches is a file the models cannot read
 faithfully: empty, not comma-separated, a required column missing, a line
 with too few or too many fields (a truncated file), bytes that are not UTF-8.
 Any of these stops the run before anything is built or published, with one
-message per problem naming the file, the line and the column.
+message per problem naming the file, the line and the column. A file with a
+header and no rows is allowed: it says the table is not available (its signal
+is left out), which is different from an empty file.
 
 Columns are matched by name, so their order does not matter; extra columns
 are ignored (and reported). The expected columns are the `columns:` of the
@@ -138,8 +140,6 @@ def _check_csv_body(check: FileCheck) -> None:
         check.problems.append(f"{where}: {_describe(error_type, message, line == last_line and ends_mid_line)}")
     if len(rejects) > MAX_PROBLEMS_PER_FILE:
         check.problems.append(f"{name}: {len(rejects) - MAX_PROBLEMS_PER_FILE} more line(s) with problems")
-    if not rejects and check.rows == 0:
-        check.problems.append(f"{name}: the file has a header but no data rows")
 
 
 def _describe(error_type: str, message: str, truncated: bool) -> str:
@@ -192,7 +192,5 @@ def _check_parquet(table: str, path: Path, expected: tuple[str, ...]) -> FileChe
     missing = [c for c in expected if c not in header]
     if missing:
         check.problems.append(f"{path.name}: missing column(s) {', '.join(missing)} (it has {', '.join(header)})")
-    elif check.rows == 0:
-        check.problems.append(f"{path.name}: the file has no rows")
     check.ignored = [c for c in header if c not in expected]
     return check

@@ -48,13 +48,13 @@ DROP_GUARD_SUFFIX = "_drop_share_at_most_max_drop_share"  # test name in models/
 
 
 def drop_summary(warehouse: Path, failures: list[str]) -> list[str]:
-    """For failed drop-share or has_rows tests: what cleaning dropped in those tables, by reason.
+    """For failed drop-share tests: what cleaning dropped in those tables, by reason.
 
     The test itself only says "Got 1 result"; the drop reasons say which rule
     (so which column) emptied the table.
     """
     tables = {t for t in ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
-              if any(f"{t}{DROP_GUARD_SUFFIX}" in f or f"has_rows_stg_{t}" in f for f in failures)}
+              if any(f"{t}{DROP_GUARD_SUFFIX}" in f for f in failures)}
     if not tables:
         return []
     lines = []

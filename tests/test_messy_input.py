@@ -202,12 +202,16 @@ def test_well_formed_files_pass_with_crlf_bom_and_any_column_order(tmp_path: Pat
     (b"user_handle\tinterest_tag\tdate_followed\n1\ta\t2017-01-01\n",
      "user_interests.csv line 1 (header): not comma-separated (it looks '\\t'-separated)"),
     (b"\xff\xfeu\x00s\x00", "user_interests.csv line 1 (header): byte 0xff is not UTF-8"),
-    (b"user_handle,interest_tag,date_followed\n", "user_interests.csv: the file has a header but no data rows"),
     (b"   \n", "user_interests.csv: the file is empty"),
 ])
 def test_each_structural_problem_is_named(tmp_path: Path, data: bytes, problem: str) -> None:
     found = problems_of(write_raw(tmp_path, user_interests=data))
     assert len(found) == 1 and found[0].startswith(problem), found
+
+
+def test_a_header_without_rows_is_a_table_not_available(tmp_path: Path) -> None:
+    checks = check_inputs(write_raw(tmp_path, user_interests=b"user_handle,interest_tag,date_followed\n"), "csv")
+    assert checks["user_interests"].rows == 0 and checks["course_tags"].rows == 1
 
 
 def test_many_bad_lines_are_summarised(tmp_path: Path) -> None:
@@ -219,18 +223,18 @@ def test_many_bad_lines_are_summarised(tmp_path: Path) -> None:
     assert found[-1] == "user_interests.csv: 7 more line(s) with problems"
 
 
-def test_parquet_files_are_checked_for_columns_and_rows(tmp_path: Path) -> None:
+def test_parquet_files_are_checked_for_columns(tmp_path: Path) -> None:
     con = duckdb.connect()
     for table, header in HEADERS.items():
         columns = header.split(",")
         if table == "course_tags":
             columns = columns[:1]  # course_tags lacks its tag column
         select = ", ".join(f"'x' as {c}" for c in columns)
-        where = " where false" if table == "user_interests" else ""
-        con.sql(f"copy (select {select}{where}) to '{tmp_path / table}.parquet' (format parquet)")
+        con.sql(f"copy (select {select}) to '{tmp_path / table}.parquet' (format parquet)")
+    (tmp_path / "user_interests.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(InputError) as caught:
         check_inputs(tmp_path, "parquet")
-    assert caught.value.problems == [
-        "user_interests.parquet: the file has no rows",
-        "course_tags.parquet: missing column(s) course_tags (it has course_id)",
+    assert [p.split(" (")[0] for p in caught.value.problems] == [
+        "user_interests.parquet: not a readable Parquet file",
+        "course_tags.parquet: missing column(s) course_tags",
     ]

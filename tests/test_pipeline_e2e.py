@@ -141,7 +141,7 @@ def test_help_documents_every_flag(tmp_path: Path) -> None:
     result = run_module("pipeline", ["--help"], tmp_path)
     assert result.returncode == 0
     for flag in ("--env", "--results_table", "--data-dir", "--sqlite-path", "--weights", "--top-k",
-                 "--variance", "--keep-runs"):
+                 "--variance", "--max-drop-share", "--keep-runs"):
         assert flag in result.stdout
 
 

@@ -63,13 +63,13 @@ def test_real_sample_tables_keep_their_known_counts(tmp_path: Path, run_pipeline
     raw.mkdir()
     shutil.copy(REAL_DATA / "course_tags.csv", raw)
     shutil.copy(REAL_DATA / "user_assessment_scores.csv", raw)
-    # the two tables that are not shared: one row each, for a user and a course of the real tables
-    (raw / "user_interests.csv").write_text("user_handle,interest_tag,date_followed\n7487,python,2017-01-01\n")
+    # the two tables that are not shared: header only, i.e. not available
+    (raw / "user_interests.csv").write_text("user_handle,interest_tag,date_followed\n")
     (raw / "user_course_views.csv").write_text(
-        "user_handle,view_date,course_id,author_handle,level,view_time_seconds\n"
-        "7487,2017-06-27,2d-racing-games-unity-volume-2-1286,875,Beginner,3786\n")
+        "user_handle,view_date,course_id,author_handle,level,view_time_seconds\n")
     result = run_pipeline("--data-dir", str(raw), "--sqlite-path", str(tmp_path / "r.db"))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "user_interests.csv has no rows: the table is treated as not available" in result.stdout
     con = warehouse(tmp_path)
     course_tags = dropped(con, "course_tags")
     assert course_tags["missing_tag"] == 112

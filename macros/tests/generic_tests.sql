@@ -110,9 +110,3 @@ from {{ model }}
 having count(*) filter (where drop_reason is not null) > {{ max_share }} * count(*)
 {% endtest %}
 
-
-{#- The model has at least one row. -#}
-{% test has_rows(model) %}
-select 'no rows' as problem
-where not exists (select 1 from {{ model }})
-{% endtest %}
