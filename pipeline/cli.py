@@ -1,7 +1,8 @@
 """``python -m pipeline``: build the similarity ranking with dbt and publish it to SQLite.
 
 Steps, each printed with its time:
-  1. input   - check the raw tables (generate the built-in sample on first use)
+  1. input   - check the raw files' structure (pipeline/input_check.py; the
+               built-in sample is generated on first use)
   2. build   - one ``dbt build`` (models and tests) with the parameters as vars
   3. publish - swap the ranking into SQLite in one transaction, keep run history
 A failure at any step exits non-zero, names what failed, records the failed
@@ -10,6 +11,7 @@ run in ``ranking_runs`` and leaves the published ranking untouched.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
@@ -61,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="cumulative explained variance TruncatedSVD keeps per signal, in (0, 1]")
     parser.add_argument("--score-bins", type=int, default=3, help="quantile bins of assessment scores")
     parser.add_argument("--view-time-bins", type=int, default=4, help="quantile bins of view time")
+    parser.add_argument("--max-drop-share", type=float, default=0.5,
+                        help="stop before publishing when cleaning drops more than this share of a table's rows")
     parser.add_argument("--keep-runs", type=int, default=5, help="published runs kept in history")
     parser.add_argument("--sample-users", type=int, default=DEFAULT_SAMPLE_USERS,
                         help="users in the built-in sample when it is generated")
@@ -81,6 +85,8 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
     for flag, bins in (("--score-bins", args.score_bins), ("--view-time-bins", args.view_time_bins)):
         if not 2 <= bins <= 20:
             raise PipelineError(f"{flag} must be between 2 and 20, got {bins}")
+    if not 0 <= args.max_drop_share <= 1:
+        raise PipelineError(f"--max-drop-share must be in [0, 1], got {args.max_drop_share}")
     if args.keep_runs < 1:
         raise PipelineError(f"--keep-runs must be at least 1, got {args.keep_runs}")
     return weights
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    from pipeline.publish import RunRecord, new_run_id, publish_ranking, record_failed_run
+    from pipeline.publish import RunRecord, new_run_id, publish_ranking, record_failed_run, start_run
 
     run_id = new_run_id(started)
     target = (args.sqlite_path or sqlite_path(args.env)).resolve()
@@ -120,13 +126,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run {run_id} (env {args.env}) -> {target} table {args.results_table}")
     try:
         weights = validate(args)
+        run.params = {"env": args.env}  # completed once the input is resolved
+        for stale in start_run(target, run):  # recorded as 'running': a killed run leaves a trace
+            print(f"run {stale} was interrupted (its process ended before finishing): marked failed")
         t = time.perf_counter()
         data_dir, fmt, note = resolve_input(args.data_dir, args.format, args.sample_users)
+        from pipeline.input_check import check_inputs, dbt_columns
+
+        checks = check_inputs(data_dir, fmt)
+        for check in checks.values():
+            if check.ignored:
+                print(f"    note: {check.path.name}: extra column(s) {', '.join(check.ignored)} ignored", flush=True)
+            if check.rows == 0:
+                print(f"    note: {check.path.name} has no rows: the table is treated as not available", flush=True)
         print(f"[1/3] input   {data_dir} ({fmt}){note}  {time.perf_counter() - t:.1f} s", flush=True)
 
         dbt_vars = {
             "data_dir": str(data_dir),
             "raw_format": fmt,
+            "raw_columns": dbt_columns(checks),
+            "max_drop_share": args.max_drop_share,
             "weight_interests": weights["interests"],
             "weight_assessments": weights["assessments"],
             "weight_course_views": weights["course_views"],
@@ -145,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
 
         outcome = run_build(args.env, dbt_vars)
         if not outcome.success:
-            raise PipelineError("dbt build failed:\n  " + "\n  ".join(outcome.failures or ["unknown error"]))
+            from pipeline.warehouse import drop_summary
+
+            failures = outcome.failures or ["unknown error"]
+            failures += drop_summary(warehouse_path(args.env), failures)
+            raise PipelineError("dbt build failed:\n  " + "\n  ".join(failures))
         print(f"[2/3] build   done  {time.perf_counter() - t:.1f} s", flush=True)
 
         t = time.perf_counter()
@@ -155,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         counts = publish_ranking(target, run, ranking, keep_runs=args.keep_runs)
         print(f"[3/3] publish {counts['rows']:,} rows for {counts['users']:,} users"
               f"  {time.perf_counter() - t:.1f} s", flush=True)
-    except (PipelineError, OSError, RuntimeError, ValueError) as exc:
+    except (PipelineError, OSError, RuntimeError, ValueError, sqlite3.Error) as exc:
         message = str(exc)
         print(f"error: {message}", file=sys.stderr)
         try:

@@ -11,10 +11,23 @@ A new ranking is written to a fresh table and swapped in with the history
 and run record inside ONE transaction (WAL mode): a reader sees the old
 ranking or the new one, never a mix or an empty table, and a run that fails
 before or during publishing leaves the published tables untouched.
+
+Crash safety: :func:`start_run` records a run as 'running' when it starts, so a
+run killed at any point (SIGKILL included) leaves a trace; its publish, if it
+had begun, is rolled back by SQLite. While its row says 'running', a run holds a
+shared ``flock`` on ``<sqlite file>.runs.lock``; the kernel drops it when the
+process ends, however it ends. A starting run that can take that lock
+exclusively knows no other run of this file is alive, so it marks every
+left-over 'running' row failed ("interrupted"). If another run is alive the
+sweep is skipped (it cannot tell which rows are dead) and a later run does it.
+This holds for any number of envs and results tables sharing one file, as long
+as they run on one machine, which WAL mode requires anyway.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping
@@ -28,7 +41,9 @@ import pyarrow as pa
 from pipeline.paths import check_identifier
 from pipeline.schema import COLUMN_NAMES, RANKING_COLUMNS
 
-__all__ = ["COLUMN_NAMES", "RANKING_COLUMNS", "RunRecord", "new_run_id", "publish_ranking", "record_failed_run"]
+__all__ = [
+    "COLUMN_NAMES", "RANKING_COLUMNS", "RunRecord", "new_run_id", "publish_ranking", "record_failed_run", "start_run",
+]
 
 
 RUNS_DDL = """
@@ -88,6 +103,75 @@ def _batches(rows: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch]) -
     return rows
 
 
+# run_id -> descriptor holding the run's shared lock; an entry lives while the run's row says 'running'
+_LEASES: dict[str, int] = {}
+
+
+def run_lock_path(sqlite_file: Path) -> Path:
+    """The lock file whose shared holders are the live runs of ``sqlite_file`` (any spelling of its path)."""
+    resolved = Path(sqlite_file).resolve()
+    return resolved.with_name(resolved.name + ".runs.lock")
+
+
+def interrupted_message(found_by: str) -> str:
+    return f"interrupted: the process ended before finishing (found by run {found_by})"
+
+
+def start_run(sqlite_file: Path, run: RunRecord) -> list[str]:
+    """Record ``run`` as 'running' and mark runs left 'running' by dead processes as failed.
+
+    Returns the ids marked interrupted. The run keeps a shared lock until
+    :func:`publish_ranking` or :func:`record_failed_run` finishes its row (or
+    its process ends): that lock is how later runs know it is still alive.
+    """
+    check_identifier(run.results_table)
+    if run.run_id in _LEASES:
+        raise ValueError(f"run {run.run_id} has already started")
+    con = connect(sqlite_file)
+    fd = os.open(run_lock_path(sqlite_file), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        stale: list[str] = []
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another run is alive: its row and any dead one look alike, sweep later
+            pass
+        else:
+            con.execute("begin immediate")
+            try:
+                stale = [r[0] for r in con.execute(
+                    "select run_id from ranking_runs where status = 'running' and run_id <> ? order by run_id",
+                    (run.run_id,))]
+                con.executemany(
+                    "update ranking_runs set status = 'failed', finished_at = ?, error = ? where run_id = ?",
+                    [(utc_now(), interrupted_message(run.run_id), stale_id) for stale_id in stale],
+                )
+                con.execute("commit")
+            except BaseException:
+                con.execute("rollback")
+                raise
+            fcntl.flock(fd, fcntl.LOCK_UN)  # unlock, then share: a conversion could drop the lock on failure
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while another starting run sweeps
+        con.execute(
+            "insert into ranking_runs (run_id, results_table, status, started_at, params)"
+            " values (?, ?, 'running', ?, ?)",
+            (run.run_id, run.results_table, run.started_at, json.dumps(dict(run.params))),
+        )
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        con.close()
+    _LEASES[run.run_id] = fd
+    return stale
+
+
+def _end_lease(run_id: str) -> None:
+    """The run's row is final: it no longer needs proof of life."""
+    fd = _LEASES.pop(run_id, None)
+    if fd is not None:
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
 def record_failed_run(sqlite_file: Path, run: RunRecord, error: str) -> None:
     """Note a failed run in ``ranking_runs``; the published ranking is not touched."""
     check_identifier(run.results_table)
@@ -100,6 +184,7 @@ def record_failed_run(sqlite_file: Path, run: RunRecord, error: str) -> None:
         )
     finally:
         con.close()
+    _end_lease(run.run_id)
 
 
 def publish_ranking(
@@ -171,4 +256,5 @@ def publish_ranking(
             raise
     finally:
         con.close()
+    _end_lease(run.run_id)  # on failure the lease stays until record_failed_run
     return {"users": int(n_users), "rows": int(n_rows)}

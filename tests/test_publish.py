@@ -1,7 +1,12 @@
 """Publishing to SQLite: atomic swap, history, failures that change nothing."""
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,9 +17,12 @@ from pipeline.paths import check_identifier
 from pipeline.publish import (
     COLUMN_NAMES,
     RunRecord,
+    interrupted_message,
     new_run_id,
     publish_ranking,
     record_failed_run,
+    run_lock_path,
+    start_run,
     utc_now,
 )
 
@@ -139,3 +147,143 @@ def test_reader_sees_old_or_new_ranking_never_a_mix(tmp_path: Path) -> None:
         reader.join()
     assert not errors, errors
     assert seen and all(s == (150, 1, 1) for s in seen)
+
+
+# -- crash safety: 'running' rows and interrupted runs ------------------------------
+def lock_is_free(db: Path) -> bool:
+    """Could a run take the file's run lock exclusively, i.e. is no run of ``db`` alive?"""
+    fd = os.open(run_lock_path(db), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def runs(db: Path) -> dict[str, tuple]:
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("select run_id, status, error, finished_at is not null from ranking_runs")
+        return {r[0]: r[1:] for r in rows}
+    finally:
+        con.close()
+
+
+STARTER = """
+import os, signal, sys
+from pathlib import Path
+from pipeline.publish import RunRecord, start_run, utc_now
+start_run(Path(sys.argv[1]), RunRecord(sys.argv[2], sys.argv[3], utc_now(), {"env": sys.argv[4]}))
+if sys.argv[5] == "die":
+    os.kill(os.getpid(), signal.SIGKILL)
+print("started", flush=True)
+sys.stdin.read()  # alive until the test closes stdin or kills it
+"""
+
+
+def start_in_process(db: Path, run_id: str, table: str, env: str, die: bool) -> subprocess.Popen[str]:
+    """A run started by another process, which then dies by SIGKILL or stays alive."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(db), run_id, table, env, "die" if die else "live"],
+        cwd=Path(__file__).resolve().parent.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    if die:
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    else:
+        assert process.stdout is not None and process.stdout.readline() == "started\n"
+    return process
+
+
+def test_started_run_is_running_until_published_and_holds_the_lock_meanwhile(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    run = RunRecord(new_run_id(), "user_ranking", utc_now(), {"env": "dev"})
+    assert start_run(db, run) == []
+    row = sqlite3.connect(db).execute(
+        "select status, started_at, finished_at, params from ranking_runs where run_id = ?", (run.run_id,)).fetchone()
+    assert row == ("running", run.started_at, None, '{"env": "dev"}')
+    assert not lock_is_free(db)
+    with pytest.raises(ValueError, match="already started"):
+        start_run(db, run)
+    publish_ranking(db, run, ranking_rows(run.run_id))
+    assert runs(db)[run.run_id] == ("published", None, 1)
+    assert lock_is_free(db)
+
+
+def test_failed_run_releases_the_lock_and_keeps_its_own_error(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    run = RunRecord(new_run_id(), "user_ranking", utc_now(), {})
+    start_run(db, run)
+    record_failed_run(db, run, "dbt build failed: model x")
+    assert lock_is_free(db)
+    assert start_run(db, RunRecord(new_run_id(), "user_ranking", utc_now(), {})) == []
+    assert runs(db)[run.run_id] == ("failed", "dbt build failed: model x", 1)
+
+
+def test_dead_runs_are_marked_interrupted_but_live_ones_are_not(tmp_path: Path) -> None:
+    """Only a run that finds no other live run sweeps; then it marks every dead 'running' row of the file."""
+    db = tmp_path / "r.db"
+    publish(db)
+    live_id, dead_id = "20260101T000000Z-live00", "20260101T000001Z-dead00"
+    live = start_in_process(db, live_id, "other_ranking", "prod", die=False)
+    try:
+        start_in_process(db, dead_id, "user_ranking", "dev", die=True)  # could not sweep: live is alive
+        mine = RunRecord(new_run_id(), "user_ranking", utc_now(), {})
+        assert start_run(db, mine) == [], "a live run on the same file (other env and table) blocks the sweep"
+        assert runs(db)[dead_id][0] == runs(db)[live_id][0] == "running"
+        publish_ranking(db, mine, ranking_rows(mine.run_id))
+        second = RunRecord(new_run_id(), "user_ranking", utc_now(), {})
+        assert start_run(db, second) == []
+        assert runs(db)[live_id][0] == "running"
+    finally:
+        live.kill()
+        live.wait(timeout=30)
+    blocker = RunRecord(new_run_id(), "user_ranking", utc_now(), {})
+    assert start_run(db, blocker) == [], "second is alive in this process and holds its lease"
+    record_failed_run(db, second, "stopped by the test")
+    record_failed_run(db, blocker, "stopped by the test")
+    sweeper = RunRecord(new_run_id(), "user_ranking", utc_now(), {})
+    assert start_run(db, sweeper) == [live_id, dead_id]
+    after = runs(db)
+    for run_id in (live_id, dead_id):
+        assert after[run_id] == ("failed", interrupted_message(sweeper.run_id), 1)
+        assert f"found by run {sweeper.run_id}" in after[run_id][1]
+    assert after[mine.run_id][0] == "published"
+    assert after[second.run_id] == ("failed", "stopped by the test", 1)
+    assert after[sweeper.run_id] == ("running", None, 0)
+
+
+def test_interrupted_publish_is_rolled_back_and_swept(tmp_path: Path) -> None:
+    """A process killed inside the publish transaction: old ranking intact, run marked by the next one."""
+    db = tmp_path / "r.db"
+    publish(db)
+    before = dump(db, "user_ranking")
+    run_id = new_run_id()
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "import pipeline.publish as p\n"
+        "from tests.test_publish import ranking_rows\n"
+        "run = p.RunRecord(sys.argv[2], 'user_ranking', p.utc_now(), {})\n"
+        "p.start_run(Path(sys.argv[1]), run)\n"
+        "def batches():\n"
+        "    yield from ranking_rows(run.run_id).to_batches(max_chunksize=40)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)  # every row inserted, before the swap\n"
+        "p.publish_ranking(Path(sys.argv[1]), run, batches())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(db), run_id], cwd=Path(__file__).resolve().parent.parent,
+                          timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    con = sqlite3.connect(db)
+    assert con.execute("pragma integrity_check").fetchone() == ("ok",)
+    tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+    con.close()
+    assert "user_ranking__new" not in tables
+    assert dump(db, "user_ranking") == before
+    assert runs(db)[run_id] == ("running", None, 0)
+    after = RunRecord(new_run_id(), "user_ranking", utc_now(), {})
+    assert start_run(db, after) == [run_id]
+    publish_ranking(db, after, ranking_rows(after.run_id, score=0.9))
+    assert {r[-2] for r in dump(db, "user_ranking")} == {after.run_id}
+    assert runs(db)[run_id][0] == "failed"
