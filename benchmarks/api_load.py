@@ -166,8 +166,9 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[bool, bool]:
-    """Send one request, read its response; (status was 200, server asked to close)."""
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   request: bytes) -> tuple[int, bytes, bool]:
+    """Send one request, read its response; (status, body, server asked to close)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     length, close = 0, False
@@ -178,8 +179,7 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
             length = int(value)
         elif name == b"connection" and value.strip().lower() == b"close":
             close = True
-    await reader.readexactly(length)
-    return head[9:12] == b"200", close
+    return int(head[9:12]), await reader.readexactly(length), close
 
 
 async def _one_client(port: int, make: Callable[[int], bytes], users: list[int], budget: list[int],
@@ -193,7 +193,8 @@ async def _one_client(port: int, make: Callable[[int], bytes], users: list[int],
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(REQUEST_TIMEOUT):
-                    ok, close = await _exchange(reader, writer, request)
+                    status, _, close = await exchange(reader, writer, request)
+                    ok = status == 200
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
                 ok, close = False, True
             latencies.append((time.perf_counter() - started) * 1000)
