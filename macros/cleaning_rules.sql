@@ -28,7 +28,7 @@
     '+7' or '0x10' are invalid, not cast to some other user), at most 19
     digits, as BIGINT; null when the text is anything else. -#}
 {% macro parse_handle(column) -%}
-    try_cast(case when regexp_full_match({{ strip(column) }}, '[0-9]{1,19}') then {{ strip(column) }} end as bigint)
+    try_cast(regexp_extract({{ column }}, '^\s*([0-9]{1,19})\s*$', 1) as bigint)
 {%- endmacro %}
 
 

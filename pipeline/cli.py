@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.input_check import RAW_TABLES, check_inputs, dbt_columns
 from pipeline.paths import (
     DEFAULT_RESULTS_TABLE,
     ENVIRONMENTS,
@@ -27,7 +28,6 @@ from pipeline.paths import (
 )
 from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
 
-RAW_TABLES = ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
 DEFAULT_SAMPLE_USERS = 10_000
 DEFAULT_SAMPLE_SEED = 42
 
@@ -131,8 +131,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {stale} was interrupted (its process ended before finishing): marked failed")
         t = time.perf_counter()
         data_dir, fmt, note = resolve_input(args.data_dir, args.format, args.sample_users)
-        from pipeline.input_check import check_inputs, dbt_columns
-
         checks = check_inputs(data_dir, fmt)
         for check in checks.values():
             if check.ignored:

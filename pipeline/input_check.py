@@ -60,6 +60,9 @@ def expected_columns() -> dict[str, tuple[str, ...]]:
     return {t["name"]: tuple(c["name"] for c in t["columns"]) for t in raw["tables"]}
 
 
+RAW_TABLES: tuple[str, ...] = tuple(expected_columns())
+
+
 def check_inputs(data_dir: Path, fmt: str) -> dict[str, FileCheck]:
     """Check every raw file of ``data_dir``; raises :class:`InputError` listing all problems."""
     checks = {

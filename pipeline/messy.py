@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TABLES = ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
+from pipeline.input_check import RAW_TABLES as TABLES
+
 HANDLE_TABLES = ("user_interests", "user_assessment_scores", "user_course_views")
 TAG_COLUMNS = {"user_interests": "interest_tag", "user_assessment_scores": "assessment_tag",
                "course_tags": "course_tags"}

@@ -6,6 +6,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.input_check import RAW_TABLES
+
 RANKING_QUERY = """
 select
     ranking.user_handle,
@@ -53,8 +55,7 @@ def drop_summary(warehouse: Path, failures: list[str]) -> list[str]:
     The test itself only says "Got 1 result"; the drop reasons say which rule
     (so which column) emptied the table.
     """
-    tables = {t for t in ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
-              if any(f"{t}{DROP_GUARD_SUFFIX}" in f for f in failures)}
+    tables = {t for t in RAW_TABLES if any(f"{t}{DROP_GUARD_SUFFIX}" in f for f in failures)}
     if not tables:
         return []
     lines = []
@@ -66,7 +67,7 @@ def drop_summary(warehouse: Path, failures: list[str]) -> list[str]:
     try:
         for table in sorted(tables):
             raw = con.sql(f"select count(*) from base_{table}").fetchall()[0][0]
-            # from the base view itself: dbt skips the audit models once a test of a base model fails
+            # from the base table itself: dbt skips the audit models once a test of a base model fails
             reasons = con.sql(
                 f"select drop_reason, count(*) as n from base_{table} where drop_reason is not null"
                 " group by drop_reason order by n desc, drop_reason").fetchall()
