@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.generate import generate
+from datagen.generate import generate
 
 STEP = re.compile(r"^\[(\d)/3\] (\w+)\s.*?([\d.]+) s$")
 NODE = re.compile(r"^\s+(model|seed)\s+(\S+)\s+\S+\s+([\d.]+) s$")

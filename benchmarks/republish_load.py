@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         env["USER_SIM_BLAS_THREADS"] = args.blas_threads
     command = pipeline_command if args.publisher == "pipeline" else publish_command
     if args.publisher == "pipeline" and not (work / "raw").exists():
-        from pipeline.generate import generate
+        from datagen.generate import generate
 
         generate(work / "raw", users=args.users, seed=42)
     first = asyncio.run(run_publisher(command(args, work, 0), env))

@@ -222,8 +222,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_fill_missing(args: argparse.Namespace) -> int:
     import shutil
 
+    from datagen.tables import SCHEMAS
     from evaluation.items import RAW_TABLES
-    from pipeline.generate import SCHEMAS
 
     args.out.mkdir(parents=True, exist_ok=True)
     for table in RAW_TABLES:

@@ -43,7 +43,7 @@ class PipelineRun:
 
 def ensure_generated(out: Path, users: int, seed: int) -> Path:
     """Generated raw tables in ``out`` (reused when a previous call already wrote them)."""
-    from pipeline.generate import generate
+    from datagen.generate import generate
 
     if not (out / "truth" / "user_groups.csv").exists():
         generate(out, users=users, seed=seed, force=True)

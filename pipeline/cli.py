@@ -98,7 +98,7 @@ def resolve_input(data_dir: Path | None, fmt: str, sample_users: int) -> tuple[P
     if data_dir is None:
         data_dir = default_data_dir()
         if not all((data_dir / f"{t}.csv").exists() for t in RAW_TABLES):
-            from pipeline.generate import generate
+            from datagen.generate import generate
 
             generate(data_dir, users=sample_users, seed=DEFAULT_SAMPLE_SEED)
             note = f" (generated {sample_users:,} users, seed {DEFAULT_SAMPLE_SEED})"

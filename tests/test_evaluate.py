@@ -274,7 +274,7 @@ def test_holdout_by_hand(tiny_raw: Path, tmp_path: Path) -> None:
 
 def test_holdout_on_generated_data(tmp_path: Path) -> None:
     """Fraction, determinism and nothing lost (masked + held-out = original) on 300 generated users."""
-    from pipeline.generate import generate
+    from datagen.generate import generate
 
     raw = tmp_path / "raw"
     generate(raw, users=300, seed=5)

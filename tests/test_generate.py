@@ -1,9 +1,8 @@
-"""Tests for pipeline.generate: exact raw format, determinism, the real sample's
+"""Tests for the planted setting of ``python -m datagen``: exact raw format, determinism, the real sample's
 statistics at N=10,000, the latent group structure, safe writing and the CLI."""
 
 from __future__ import annotations
 
-import importlib
 import re
 import subprocess
 import sys
@@ -17,9 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.sparse as sp
 
+from datagen import planted
+from datagen.generate import generate
+from datagen.tables import SCHEMAS
 from tests.conftest import PROJECT_DIR as ROOT
-
-gen = importlib.import_module("pipeline.generate")
 
 N = 10_000
 SEED = 42
@@ -57,7 +57,7 @@ def _files(d: Path, fmt: str = "csv") -> list[Path]:
 
 def _read_csv(d: Path, table: str) -> pa.Table:
     """Read one table with the generator's column types (dates stay strings)."""
-    schema = gen.SCHEMAS[table]
+    schema = SCHEMAS[table]
     opts = pacsv.ConvertOptions(
         column_types=dict(zip(schema.names, schema.types, strict=True)),
         strings_can_be_null=False,
@@ -74,7 +74,7 @@ def within(value: float, target: float, tol: float = 0.10) -> bool:
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small CSV data set for format checks."""
     out = tmp_path_factory.mktemp("small") / "raw"
-    gen.generate(out, users=SMALL_N, seed=7)
+    generate(out, users=SMALL_N, seed=7)
     return out
 
 
@@ -82,7 +82,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     """The N=10,000 data set the statistics are checked on (generated once)."""
     out = tmp_path_factory.mktemp("big") / "raw"
-    counts = gen.generate(out, users=N, seed=SEED)
+    counts = generate(out, users=N, seed=SEED)
     return out, counts
 
 
@@ -134,11 +134,11 @@ def test_empty_tag_written_as_quoted_empty_string(
 
 def test_parquet_same_columns_types_and_values(tmp_path: Path, small: Path) -> None:
     out = tmp_path / "pq"
-    counts = gen.generate(out, users=SMALL_N, seed=7, fmt="parquet")
+    counts = generate(out, users=SMALL_N, seed=7, fmt="parquet")
     for table in TABLES:
         got = pq.read_table(out / f"{table}.parquet")
-        assert got.schema.names == gen.SCHEMAS[table].names
-        assert got.schema.types == gen.SCHEMAS[table].types
+        assert got.schema.names == SCHEMAS[table].names
+        assert got.schema.types == SCHEMAS[table].types
         assert got.num_rows == counts[table]
         # Same rows as the CSV of the same (N, seed): downstream typing is identical.
         assert got.equals(_read_csv(small, table))
@@ -149,11 +149,11 @@ def test_parquet_same_columns_types_and_values(tmp_path: Path, small: Path) -> N
 # ---------------------------------------------------------------- determinism
 def test_same_seed_byte_identical_other_seed_differs(tmp_path: Path, small: Path) -> None:
     again = tmp_path / "again"
-    gen.generate(again, users=SMALL_N, seed=7)
+    generate(again, users=SMALL_N, seed=7)
     for a, b in zip(_files(small), _files(again), strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     other = tmp_path / "other"
-    gen.generate(other, users=SMALL_N, seed=8)
+    generate(other, users=SMALL_N, seed=8)
     for a, b in zip(_files(small), _files(other), strict=True):
         assert a.read_bytes() != b.read_bytes(), a.name
 
@@ -161,10 +161,10 @@ def test_same_seed_byte_identical_other_seed_differs(tmp_path: Path, small: Path
 def test_multi_chunk_runs_are_deterministic_and_ordered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gen, "CHUNK_USERS", 70)  # force several chunks
+    monkeypatch.setattr(planted, "CHUNK_USERS", 70)  # force several chunks
     a, b = tmp_path / "a", tmp_path / "b"
-    gen.generate(a, users=250, seed=3)
-    gen.generate(b, users=250, seed=3)
+    generate(a, users=250, seed=3)
+    generate(b, users=250, seed=3)
     for fa, fb in zip(_files(a), _files(b), strict=True):
         assert fa.read_bytes() == fb.read_bytes()
     for table in ("user_assessment_scores", "user_course_views", "user_interests"):
@@ -176,7 +176,7 @@ def test_multi_chunk_runs_are_deterministic_and_ordered(
 
 def test_catalogue_independent_of_users(tmp_path: Path, small: Path) -> None:
     out = tmp_path / "more"
-    gen.generate(out, users=SMALL_N * 2, seed=7)
+    generate(out, users=SMALL_N * 2, seed=7)
     assert (out / "course_tags.csv").read_bytes() == (small / "course_tags.csv").read_bytes()
 
 
@@ -221,7 +221,7 @@ def test_view_statistics(con: duckdb.DuckDBPyConnection) -> None:
     assert within(rows, 249_000)
     assert 0.84 <= viewers / N <= 0.90
     assert within(rows / viewers, 28.5)
-    assert within(courses, 5_900, 0.05) and courses <= gen.N_COURSES
+    assert within(courses, 5_900, 0.05) and courses <= planted.N_COURSES
     dup = one(
         con,
         "select count(*) - count(distinct (user_handle, course_id, view_date)) from v",
@@ -402,19 +402,19 @@ def test_group_shows_in_assessments(con: duckdb.DuckDBPyConnection) -> None:
         .fetchnumpy()
         .values()
     )
-    noise_var = np.mean(gen.SCORE_SD**2 / g_n)
+    noise_var = np.mean(planted.SCORE_SD**2 / g_n)
     assert np.var(g_mean) > 2 * noise_var
 
 
 # ---------------------------------------------------------------- safe writing and CLI
 def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     out = tmp_path / "raw"
-    gen.generate(out, users=50, seed=1)
+    generate(out, users=50, seed=1)
     before = (out / "user_interests.csv").read_bytes()
     with pytest.raises(FileExistsError, match="--force"):
-        gen.generate(out, users=50, seed=2)
+        generate(out, users=50, seed=2)
     assert (out / "user_interests.csv").read_bytes() == before
-    gen.generate(out, users=50, seed=2, force=True)
+    generate(out, users=50, seed=2, force=True)
     assert (out / "user_interests.csv").read_bytes() != before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"], "no temp folder left"
 
@@ -423,15 +423,15 @@ def test_force_keeps_unrelated_files_and_drops_other_format(tmp_path: Path) -> N
     out = tmp_path / "raw"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    gen.generate(out, users=50, seed=1)  # no tables yet: no --force needed
-    gen.generate(out, users=50, seed=1, fmt="parquet", force=True)
+    generate(out, users=50, seed=1)  # no tables yet: no --force needed
+    generate(out, users=50, seed=1, fmt="parquet", force=True)
     assert (out / "notes.txt").read_text() == "keep me"
     assert all(p.exists() for p in _files(out, "parquet"))
     assert not list(out.glob("*.csv"))
 
 
 def test_interrupted_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = gen._chunk_tables
+    real = planted._chunk_tables
     calls = []
 
     def failing(*args: object, **kwargs: object) -> dict[str, pa.Table]:
@@ -440,17 +440,17 @@ def test_interrupted_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monk
             raise KeyboardInterrupt
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(gen, "CHUNK_USERS", 40)
-    monkeypatch.setattr(gen, "_chunk_tables", failing)
+    monkeypatch.setattr(planted, "CHUNK_USERS", 40)
+    monkeypatch.setattr(planted, "_chunk_tables", failing)
     with pytest.raises(KeyboardInterrupt):
-        gen.generate(tmp_path / "raw", users=100, seed=1)
+        generate(tmp_path / "raw", users=100, seed=1)
     assert list(tmp_path.iterdir()) == []
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the generator as a module from the repo root."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.generate", *args],
+        [sys.executable, "-m", "datagen", *args],
         check=False,
         cwd=ROOT,
         capture_output=True,
@@ -467,7 +467,7 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
         assert table in res.stdout
     assert re.search(r"in \d+\.\d+ s", res.stdout)
     assert all(p.exists() for p in _files(out))
-    expected = gen.generate(tmp_path / "api", users=200, seed=5)
+    expected = generate(tmp_path / "api", users=200, seed=5)
     assert (out / "user_interests.csv").read_bytes() == (
         tmp_path / "api" / "user_interests.csv"
     ).read_bytes()

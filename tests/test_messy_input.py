@@ -1,4 +1,4 @@
-"""Messy input, one kind of dirt at a time and all together (pipeline.messy).
+"""Messy input, one kind of dirt at a time and all together (datagen.messy).
 
 Every kind is injected into the same clean 300-user sample. Row dirt must
 add exactly the expected counts to the audit models and leave the published
@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from datagen.messy import FATAL_KINDS, LAYOUT_KINDS, ROW_KINDS, Expected, expand, make_messy
 from pipeline.input_check import InputError, check_inputs
-from pipeline.messy import FATAL_KINDS, LAYOUT_KINDS, ROW_KINDS, Expected, expand, make_messy
 from tests.conftest import run_module
 
 USERS, SEED = 300, 3
@@ -62,7 +62,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The clean sample, its published ranking and its audit counts."""
     work = tmp_path_factory.mktemp("clean")
     data = work / "raw"
-    assert run_module("pipeline.generate", ["--users", str(USERS), "--seed", str(SEED), "--out", str(data)],
+    assert run_module("datagen", ["--users", str(USERS), "--seed", str(SEED), "--out", str(data)],
                       work).returncode == 0
     result = run_module("pipeline", ["--data-dir", str(data), "--sqlite-path", str(work / "r.db")], work)
     assert result.returncode == 0, result.stdout + result.stderr

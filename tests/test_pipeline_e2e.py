@@ -23,7 +23,7 @@ def dump(db: Path, table: str) -> list[tuple]:
 def generated(tmp_path_factory) -> Path:
     """300 generated users, shared by the tests of this module (read-only)."""
     out = tmp_path_factory.mktemp("gen") / "raw"
-    result = run_module("pipeline.generate", ["--users", "300", "--seed", "5", "--out", str(out)], out.parent)
+    result = run_module("datagen", ["--users", "300", "--seed", "5", "--out", str(out)], out.parent)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -147,7 +147,7 @@ def test_help_documents_every_flag(tmp_path: Path) -> None:
 
 def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipeline, generated: Path) -> None:
     parquet = tmp_path / "parquet"
-    made = run_module("pipeline.generate", ["--users", "300", "--seed", "5", "--out", str(parquet),
+    made = run_module("datagen", ["--users", "300", "--seed", "5", "--out", str(parquet),
                                             "--format", "parquet"], tmp_path)
     assert made.returncode == 0, made.stderr
     assert not list(parquet.glob("*.csv"))

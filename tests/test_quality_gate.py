@@ -31,7 +31,7 @@ RANDOM_FACTOR = 10  # "a wide margin": at least 10x the random baseline
 def test_default_pipeline_beats_random_and_popularity(tmp_path: Path) -> None:
     t0 = time.perf_counter()
     raw = tmp_path / "raw"
-    generated = run_module("pipeline.generate", ["--users", str(USERS), "--seed", str(SEED), "--out", str(raw)],
+    generated = run_module("datagen", ["--users", str(USERS), "--seed", str(SEED), "--out", str(raw)],
                            tmp_path)
     assert generated.returncode == 0, generated.stderr
     db = tmp_path / "ranking.db"

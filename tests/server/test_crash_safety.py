@@ -150,7 +150,7 @@ def assert_sound_after_kill(db: Path, base: str, before: dict[str, Any], rows_be
 def test_kill_during_dbt_build(tmp_path: Path, run_pipeline: Any, live_server: Any,
                                follow: Callable[..., Followed]) -> None:
     raw = tmp_path / "raw"
-    made = run_module("pipeline.generate", ["--users", "120", "--seed", "11", "--out", str(raw)], tmp_path)
+    made = run_module("datagen", ["--users", "120", "--seed", "11", "--out", str(raw)], tmp_path)
     assert made.returncode == 0, made.stderr
     db = tmp_path / "r.db"
     args = ["--data-dir", str(raw), "--sqlite-path", str(db)]

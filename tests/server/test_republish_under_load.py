@@ -204,7 +204,7 @@ def republish(raw: Path, db: Path, weights: tuple[str, ...], workdir: Path, traf
 
 def test_republish_under_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = tmp_path / "raw"
-    generated = run_module("pipeline.generate", ["--users", str(USERS), "--seed", "11", "--out", str(raw)], tmp_path)
+    generated = run_module("datagen", ["--users", str(USERS), "--seed", "11", "--out", str(raw)], tmp_path)
     assert generated.returncode == 0, generated.stderr
     db = tmp_path / "similarity.db"
     first = new_run_id()

@@ -26,11 +26,11 @@ def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Comp
 
 @pytest.fixture(scope="module")
 def published_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ranking built by ``python -m pipeline`` from ``python -m pipeline.generate`` data."""
+    """A ranking built by ``python -m pipeline`` from ``python -m datagen`` data."""
     tmp = tmp_path_factory.mktemp("e2e")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "USER_SIM_WAREHOUSE_DIR": str(tmp / "wh"),
            "USER_SIM_DATA_ROOT": str(tmp / "data")}
-    run(["-m", "pipeline.generate", "--users", str(USERS), "--seed", "3", "--out", str(tmp / "raw")], env, 120)
+    run(["-m", "datagen", "--users", str(USERS), "--seed", "3", "--out", str(tmp / "raw")], env, 120)
     run(["-m", "pipeline", "--env", "dev", "--results_table", "user_ranking", "--data-dir", str(tmp / "raw"),
          "--sqlite-path", str(tmp / "db.sqlite")], env, 600)
     return tmp / "db.sqlite"

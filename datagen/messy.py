@@ -15,7 +15,7 @@ returns (and writes as ``EXPECTED_DIRT.json``) what a run on them must do:
   error naming the file, the line and the column (``errors`` holds the text).
 
 Kinds use disjoint rows, so any combination has the sum of their effects.
-``python -m pipeline.generate --dirt KIND`` applies this to a generated sample.
+``python -m datagen --dirt KIND`` applies this to a generated sample.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.input_check import RAW_TABLES as TABLES
+from contracts.raw import RAW_TABLES as TABLES
 
 HANDLE_TABLES = ("user_interests", "user_assessment_scores", "user_course_views")
 TAG_COLUMNS = {"user_interests": "interest_tag", "user_assessment_scores": "assessment_tag",

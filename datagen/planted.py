@@ -1,95 +1,52 @@
-"""Deterministic synthetic raw data for the user-similarity recommender.
-
-Writes the four raw tables of the original system (same file names, columns,
-column order and CSV quoting) plus ``truth/user_groups.csv``, the latent group
-of every user, which the pipeline never reads but tests and benchmarks use to
-check that "similar users" are found.
+"""The planted-group generator: the project's first, easy setting.
 
 Users are drawn from latent groups with a shared topic profile; the profile
-leaks, with noise, into interests, course views and assessments.  The course
+leaks, with noise, into interests, course views and assessments. The course
 catalogue and tag vocabularies model the platform, so their size is fixed and
 depends on the seed only; users are generated in fixed-size chunks, each with
 its own random stream, so memory stays bounded at any ``--users`` and the same
 (users, seed) always gives byte-identical files.
 
-Run ``python -m pipeline.generate --help`` for the command line.
+This setting shares the first model's assumptions (every group draws its own
+profile; popularity is mild; view time says nothing about taste), so it cannot
+tell a better model from one tuned to it. :mod:`datagen.realistic` is the
+harder setting quality is judged on.
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
-import os
-import shutil
-import sys
-import tempfile
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from pipeline.messy import ALL_KINDS, GROUPS, expand, make_messy
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-
-# --------------------------------------------------------------------------
-# Output format (the original system's; downstream parsing depends on it).
-# --------------------------------------------------------------------------
-ASSESSMENTS = "user_assessment_scores"
-COURSE_TAGS = "course_tags"
-VIEWS = "user_course_views"
-INTERESTS = "user_interests"
-TABLES: tuple[str, ...] = (ASSESSMENTS, COURSE_TAGS, VIEWS, INTERESTS)
-TRUTH_FILE = Path("truth") / "user_groups.csv"
-FORMATS = ("csv", "parquet")
-
-SCHEMAS: dict[str, pa.Schema] = {
-    ASSESSMENTS: pa.schema(
-        [
-            ("user_handle", pa.int64()),
-            ("assessment_tag", pa.string()),
-            ("user_assessment_date", pa.string()),
-            ("user_assessment_score", pa.int64()),
-        ]
-    ),
-    COURSE_TAGS: pa.schema([("course_id", pa.string()), ("course_tags", pa.string())]),
-    VIEWS: pa.schema(
-        [
-            ("user_handle", pa.int64()),
-            ("view_date", pa.string()),
-            ("course_id", pa.string()),
-            ("author_handle", pa.int64()),
-            ("level", pa.string()),
-            ("view_time_seconds", pa.int64()),
-        ]
-    ),
-    INTERESTS: pa.schema(
-        [
-            ("user_handle", pa.int64()),
-            ("interest_tag", pa.string()),
-            ("date_followed", pa.string()),
-        ]
-    ),
-}
-# Original files double-quote every string (and header) in these two tables
-# and quote nothing in the other two; arrow's "needed" style does exactly the
-# former (strings quoted, numbers bare).
-QUOTED_TABLES = frozenset({ASSESSMENTS, COURSE_TAGS})
-
-# --------------------------------------------------------------------------
-# Calendar: the real sample's observed range.
-# --------------------------------------------------------------------------
-START_DAY = int(np.datetime64("2016-07-13", "D").astype(np.int64))  # first observed date
-END_DAY = int(np.datetime64("2017-11-28", "D").astype(np.int64))  # last observed date (inclusive)
-N_DAYS = END_DAY - START_DAY + 1
-SECONDS_PER_DAY = 86_400
+from datagen.sampling import (
+    FloatArray,
+    IntArray,
+    SegmentSampler,
+    cum,
+    draw,
+    gumbel_order,
+    nb_counts,
+    segment_starts,
+    unique_sorted,
+    zipf_sizes,
+)
+from datagen.tables import (
+    ASSESSMENTS,
+    COURSE_TAGS,
+    END_DAY,
+    INTERESTS,
+    N_DAYS,
+    SCHEMAS,
+    SECONDS_PER_DAY,
+    START_DAY,
+    VIEWS,
+    Chunk,
+    dates,
+    timestamps,
+)
 
 # --------------------------------------------------------------------------
 # Platform catalogue (fixed size whatever --users is; seed-dependent content).
@@ -197,68 +154,6 @@ _COURSE_WORDS = (
 
 
 # --------------------------------------------------------------------------
-# Sampling helpers.
-# --------------------------------------------------------------------------
-def _cum(weights: npt.ArrayLike) -> FloatArray:
-    """Normalised cumulative weights for inverse-CDF sampling with searchsorted."""
-    c = np.cumsum(np.asarray(weights, dtype=np.float64))
-    c /= c[-1]
-    return c
-
-
-def _draw(cum: FloatArray, u: FloatArray) -> IntArray:
-    """Indices sampled from ``cum`` (see :func:`_cum`), clipped against float edge cases."""
-    return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1).astype(np.int64)
-
-
-def _gumbel_order(rng: np.random.Generator, log_w: FloatArray) -> IntArray:
-    """Column order per row of a weighted sample without replacement (Gumbel top-k)."""
-    keys = log_w + rng.gumbel(size=log_w.shape)
-    return np.argsort(-keys, axis=1, kind="stable")
-
-
-def _segment_starts(counts: IntArray) -> IntArray:
-    """Start offset of each consecutive segment of the given lengths."""
-    return np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-
-
-def _nb_counts(rng: np.random.Generator, n: int, mean: float, r: float) -> IntArray:
-    """1 + negative binomial counts with the given overall mean (>=1 per user)."""
-    m = max(mean - 1.0, 1e-9)
-    return 1 + rng.negative_binomial(r, r / (r + m), size=n).astype(np.int64)
-
-
-@functools.cache
-def _calendar_strings() -> tuple[pa.Array, pa.Array]:
-    """Lookup tables of every 'YYYY-MM-DD' in range and every 'HH:MM:SS' of a day.
-
-    Formatting by ``take`` from these is ~10x faster than ``pc.strftime``.
-    """
-    days = np.arange(START_DAY, END_DAY + 1).astype("datetime64[D]")
-    sod = np.arange(SECONDS_PER_DAY)
-    times = [f"{h:02d}:{m:02d}:{x:02d}" for h, m, x in zip(sod // 3600, sod // 60 % 60, sod % 60, strict=False)]
-    return pa.array(days.astype(str).tolist(), pa.string()), pa.array(times, pa.string())
-
-
-def _dates(days: IntArray) -> pa.Array:
-    """'YYYY-MM-DD' strings from epoch days (all within START_DAY..END_DAY)."""
-    return _calendar_strings()[0].take(pa.array(days - START_DAY))
-
-
-def _timestamps(seconds: IntArray) -> pa.Array:
-    """'YYYY-MM-DD HH:MM:SS' strings from epoch seconds (the original text format)."""
-    day, sod = np.divmod(seconds, SECONDS_PER_DAY)
-    clock = _calendar_strings()[1].take(pa.array(sod))
-    return pc.binary_join_element_wise(_dates(day), clock, " ")
-
-
-def _unique(keys: IntArray) -> IntArray:
-    """Sorted distinct values; sort+mask beats ``np.unique``'s hashing here."""
-    k = np.sort(keys)
-    return k[np.concatenate(([True], k[1:] != k[:-1]))] if len(k) else k
-
-
-# --------------------------------------------------------------------------
 # Catalogue and groups.
 # --------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -276,9 +171,7 @@ class Catalogue:
     course_author: IntArray  # author handle
     course_length: FloatArray  # multiplicative view-time factor
     course_cum: FloatArray  # global course popularity
-    tag_course_flat: FloatArray  # per-tag cumulative course weights, offset by tag id
-    tag_course_ids: IntArray  # course id for each entry of tag_course_flat
-    tag_course_end: IntArray  # one past the last entry of each tag's segment
+    tag_courses: SegmentSampler  # a course among a tag's courses, weighted by appeal
     course_tag_table: pa.Table  # the course_tags table
 
 
@@ -332,7 +225,7 @@ def build_catalogue(seed: int) -> Catalogue:
     # Assessment tags: shared tags, leaning to popular ones.
     w_shared = tag_weight[:N_SHARED_TAGS]
     assess = np.sort(
-        _gumbel_order(rng, np.log(w_shared)[None, :] * PROFILE_POP_POWER)[0, :N_ASSESSMENT_TAGS]
+        gumbel_order(rng, np.log(w_shared)[None, :] * PROFILE_POP_POWER)[0, :N_ASSESSMENT_TAGS]
     ).astype(np.int64)
 
     # Courses, sorted by id so course_tags comes out in id order.
@@ -340,7 +233,7 @@ def build_catalogue(seed: int) -> Catalogue:
     level = rng.choice(len(LEVELS), size=N_COURSES, p=LEVEL_PROBS).astype(np.int64)
     author_pool = np.sort(rng.choice(np.arange(1, AUTHOR_HANDLE_MAX + 1), N_AUTHORS, replace=False))
     author_w = 1.0 / (np.arange(N_AUTHORS) + 3.0) ** 0.8  # a few prolific authors
-    author = author_pool[rng.permutation(N_AUTHORS)][_draw(_cum(author_w), rng.random(N_COURSES))]
+    author = author_pool[rng.permutation(N_AUTHORS)][draw(cum(author_w), rng.random(N_COURSES))]
     appeal = rng.lognormal(0.0, COURSE_POP_SIGMA, N_COURSES)
     length = rng.lognormal(0.0, COURSE_LENGTH_SIGMA, N_COURSES)
 
@@ -350,7 +243,7 @@ def build_catalogue(seed: int) -> Catalogue:
     tagged = np.flatnonzero(~empty)
     # Every course-support tag is the primary tag of at least one course.
     w_course = tag_weight[course_support]
-    primary = course_support[_draw(_cum(w_course), rng.random(len(tagged)))]
+    primary = course_support[draw(cum(w_course), rng.random(len(tagged)))]
     primary[rng.permutation(len(tagged))[: len(course_support)]] = course_support
     log_w = np.broadcast_to(np.log(w_course), (len(tagged), len(course_support))).copy()
     pos_of = np.full(n_vocab, -1, dtype=np.int64)
@@ -378,34 +271,21 @@ def build_catalogue(seed: int) -> Catalogue:
     )
 
     # Per-tag course sampler: segment per tag, weight by course appeal.
-    by_tag = np.lexsort((row_course, row_tag))
-    seg_tag, seg_course = row_tag[by_tag], row_course[by_tag]
-    w = appeal[seg_course]
-    cw = np.cumsum(w)
-    counts = np.bincount(seg_tag, minlength=n_vocab)
-    starts = _segment_starts(counts)
-    ends = starts + counts
-    first_i, last_i = np.repeat(starts, counts), np.repeat(ends - 1, counts)
-    base = cw[first_i] - w[first_i]
-    within = (cw - base) / (cw[last_i] - base)
-    within[ends[counts > 0] - 1] = 1.0
-    flat = seg_tag.astype(np.float64) + within
+    tag_courses = SegmentSampler.build(row_tag, row_course, appeal[row_course], n_vocab)
 
     return Catalogue(
         vocab=pa.array(names, pa.string()),
         tag_weight=tag_weight,
         interest_tags=interest_tags,
-        interest_cum=_cum(tag_weight[interest_tags]),
+        interest_cum=cum(tag_weight[interest_tags]),
         assessment_tags=assess,
         assessment_log_w=np.log(tag_weight[assess] / tag_weight[assess].sum()),
         course_ids=course_ids,
         course_level=level,
         course_author=author.astype(np.int64),
         course_length=length,
-        course_cum=_cum(appeal),
-        tag_course_flat=flat,
-        tag_course_ids=seg_course.astype(np.int64),
-        tag_course_end=ends.astype(np.int64),
+        course_cum=cum(appeal),
+        tag_courses=tag_courses,
         course_tag_table=course_tag_table,
     )
 
@@ -422,14 +302,8 @@ class Groups:
 
 
 def group_sizes(users: int) -> IntArray:
-    """Zipf-like group sizes summing to ``users`` (largest-remainder rounding)."""
-    n_groups = max(1, round(users / MEAN_GROUP_SIZE))
-    w = (np.arange(1, n_groups + 1, dtype=np.float64)) ** -GROUP_ZIPF_EXPONENT
-    exact = users * w / w.sum()
-    sizes = np.floor(exact).astype(np.int64)
-    rest = users - int(sizes.sum())
-    sizes[np.argsort(-(exact - sizes), kind="stable")[:rest]] += 1
-    return sizes
+    """Zipf-like group sizes summing to ``users``."""
+    return zipf_sizes(users, max(1, round(users / MEAN_GROUP_SIZE)), GROUP_ZIPF_EXPONENT)
 
 
 def build_groups(seed: int, users: int, cat: Catalogue) -> Groups:
@@ -440,7 +314,7 @@ def build_groups(seed: int, users: int, cat: Catalogue) -> Groups:
     user_group = rng.permutation(np.repeat(np.arange(n_groups, dtype=np.int32), sizes))
 
     n_assess = len(cat.assessment_tags)
-    a_order = _gumbel_order(
+    a_order = gumbel_order(
         rng,
         np.broadcast_to(cat.assessment_log_w * PROFILE_POP_POWER, (n_groups, n_assess)),
     )
@@ -456,7 +330,7 @@ def build_groups(seed: int, users: int, cat: Catalogue) -> Groups:
         own = cat.assessment_tags[assess[lo:hi]]
         np.put_along_axis(lw, own, -np.inf, axis=1)
         profile[lo:hi, :PROFILE_ASSESSMENT_TAGS] = own
-        profile[lo:hi, PROFILE_ASSESSMENT_TAGS:] = _gumbel_order(rng, lw)[:, :n_other]
+        profile[lo:hi, PROFILE_ASSESSMENT_TAGS:] = gumbel_order(rng, lw)[:, :n_other]
     profile = rng.permuted(profile, axis=1)  # assessment tags at random profile positions
     level = rng.choice(len(LEVELS), size=n_groups, p=LEVEL_PROBS).astype(np.int64)
     skill = np.clip(rng.normal(0.0, SKILL_OFFSET_SD, n_groups), -SKILL_OFFSET_MAX, SKILL_OFFSET_MAX)
@@ -467,7 +341,7 @@ def build_groups(seed: int, users: int, cat: Catalogue) -> Groups:
 # Per-chunk user behaviour.
 # --------------------------------------------------------------------------
 _PROFILE_LOG_W = -PROFILE_POS_DECAY * np.log(np.arange(PROFILE_TAGS) + 2.0)
-_PROFILE_CUM = _cum(np.exp(_PROFILE_LOG_W))
+_PROFILE_CUM = cum(np.exp(_PROFILE_LOG_W))
 
 
 def _interests(
@@ -475,23 +349,23 @@ def _interests(
 ) -> tuple[IntArray, IntArray, IntArray]:
     """(user index, vocab id, follow timestamp) rows for one chunk."""
     n = len(g)
-    k = _nb_counts(rng, n, INTEREST_MEAN_DRAWS, INTEREST_NB_R)
+    k = nb_counts(rng, n, INTEREST_MEAN_DRAWS, INTEREST_NB_R)
     k_group = np.minimum(rng.binomial(k, INTEREST_GROUP_SHARE), PROFILE_TAGS)
     k_global = k - k_group
     # Group part: distinct profile tags, weighted by profile position.
-    order = _gumbel_order(rng, np.broadcast_to(_PROFILE_LOG_W, (n, PROFILE_TAGS)))
+    order = gumbel_order(rng, np.broadcast_to(_PROFILE_LOG_W, (n, PROFILE_TAGS)))
     take = np.arange(PROFILE_TAGS)[None, :] < k_group[:, None]
     gu = np.broadcast_to(np.arange(n)[:, None], take.shape)[take]
     gt = grp.profile[g[gu], order[take]]
     # Global part: popularity-weighted, duplicates collapse below.
     pu = np.repeat(np.arange(n), k_global)
-    pt = cat.interest_tags[_draw(cat.interest_cum, rng.random(len(pu)))]
+    pt = cat.interest_tags[draw(cat.interest_cum, rng.random(len(pu)))]
     n_vocab = len(cat.vocab)
-    key = _unique(np.concatenate((gu * n_vocab + gt, pu * n_vocab + pt)))
+    key = unique_sorted(np.concatenate((gu * n_vocab + gt, pu * n_vocab + pt)))
     uid, tag = key // n_vocab, key % n_vocab
 
     # Follow sessions: first at sign-up, the others later; each a block of tags.
-    n_sess = 1 + _draw(_cum(FOLLOW_SESSION_PROBS), rng.random(n))
+    n_sess = 1 + draw(cum(FOLLOW_SESSION_PROBS), rng.random(n))
     left = END_DAY - signup + 1
     sess_day = signup[:, None] + (rng.random((n, 4)) * left[:, None]).astype(np.int64)
     sess_day[:, 0] = signup
@@ -508,25 +382,24 @@ def _views(
     """(user index, course, epoch day, view seconds) rows for one chunk."""
     n = len(g)
     viewers = np.flatnonzero(rng.random(n) < VIEWER_SHARE)
-    c = _nb_counts(rng, len(viewers), VIEW_COURSES_MEAN, VIEW_NB_R)
+    c = nb_counts(rng, len(viewers), VIEW_COURSES_MEAN, VIEW_NB_R)
     uid = np.repeat(viewers, c)
     from_group = rng.random(len(uid)) < VIEW_GROUP_SHARE
     gu = uid[from_group]
 
     def topic_course(users: IntArray) -> IntArray:
         """A course tagged with one of the users' group topics, weighted by appeal."""
-        tag = grp.profile[g[users], _draw(_PROFILE_CUM, rng.random(len(users)))]
-        idx = np.searchsorted(cat.tag_course_flat, tag + rng.random(len(users)), side="right")
-        return cat.tag_course_ids[np.minimum(idx, cat.tag_course_end[tag] - 1)]
+        tag = grp.profile[g[users], draw(_PROFILE_CUM, rng.random(len(users)))]
+        return cat.tag_courses.draw(tag, rng.random(len(users)))
 
     first, second = topic_course(gu), topic_course(gu)
     redraw = (cat.course_level[first] != grp.level[g[gu]]) & (
         rng.random(len(gu)) < LEVEL_REDRAW_PROB
     )
-    course = _draw(cat.course_cum, rng.random(len(uid)))
+    course = draw(cat.course_cum, rng.random(len(uid)))
     course[from_group] = np.where(redraw, second, first)
     n_courses = len(cat.course_level)
-    key = _unique(uid * n_courses + course)
+    key = unique_sorted(uid * n_courses + course)
     pu, pc_ = key // n_courses, key % n_courses
 
     # Each (user, course) is viewed on 1+ distinct days after sign-up.
@@ -537,9 +410,9 @@ def _views(
     start = signup[pu] + np.where(delay < left, delay, uniform)
     ru, rc = np.repeat(pu, days), np.repeat(pc_, days)
     step = rng.geometric(VIEW_GAP_GEOM_P, len(ru)).astype(np.int64)
-    step[_segment_starts(days)] = 0
+    step[segment_starts(days)] = 0
     cs = np.cumsum(step)
-    day = np.repeat(start, days) + cs - np.repeat(cs[_segment_starts(days)], days)
+    day = np.repeat(start, days) + cs - np.repeat(cs[segment_starts(days)], days)
     ok = day <= END_DAY
     ru, rc, day = ru[ok], rc[ok], day[ok]
     secs = VIEW_TIME_MEDIAN_S * cat.course_length[rc] * rng.lognormal(0, VIEW_TIME_SIGMA, len(ru))
@@ -562,7 +435,7 @@ def _assessments(
     ).copy()
     rows = np.repeat(np.arange(len(takers)), PROFILE_ASSESSMENT_TAGS)
     w[rows, grp.assess[g[takers]].ravel()] += ASSESS_GROUP_SHARE / PROFILE_ASSESSMENT_TAGS
-    order = _gumbel_order(rng, np.log(w))
+    order = gumbel_order(rng, np.log(w))
     take = np.arange(n_assess)[None, :] < k[:, None]
     uid = np.broadcast_to(takers[:, None], take.shape)[take]
     a = order[take]
@@ -591,7 +464,7 @@ def _chunk_tables(
         [
             pa.array(handle[u]),
             cat.vocab.take(pa.array(cat.assessment_tags[a])),
-            _timestamps(ts),
+            timestamps(ts),
             pa.array(score),
         ],
         schema=SCHEMAS[ASSESSMENTS],
@@ -600,7 +473,7 @@ def _chunk_tables(
     out[VIEWS] = pa.table(
         [
             pa.array(handle[u]),
-            _dates(day),
+            dates(day),
             cat.course_ids.take(pa.array(c)),
             pa.array(cat.course_author[c]),
             pa.array(LEVELS, pa.string()).take(pa.array(cat.course_level[c])),
@@ -610,211 +483,24 @@ def _chunk_tables(
     )
     u, t, ts = _interests(rng, g, signup, cat, grp)
     out[INTERESTS] = pa.table(
-        [pa.array(handle[u]), cat.vocab.take(pa.array(t)), _timestamps(ts)],
+        [pa.array(handle[u]), cat.vocab.take(pa.array(t)), timestamps(ts)],
         schema=SCHEMAS[INTERESTS],
     )
     return out
 
 
-# --------------------------------------------------------------------------
-# Writing.
-# --------------------------------------------------------------------------
-class _Sink:
-    """Appends arrow tables to one CSV (original quoting) or Parquet file."""
-
-    def __init__(self, path: Path, schema: pa.Schema, fmt: str, quoted: bool) -> None:
-        self.rows = 0
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._writer: pacsv.CSVWriter | pq.ParquetWriter
-        if fmt == "parquet":
-            self._writer = pq.ParquetWriter(self._file, schema)
-        elif quoted:
-            opts = pacsv.WriteOptions(quoting_style="needed")
-            self._writer = pacsv.CSVWriter(self._file, schema, write_options=opts)
-        else:
-            self._file.write((",".join(schema.names) + "\n").encode())
-            opts = pacsv.WriteOptions(include_header=False, quoting_style="none")
-            self._writer = pacsv.CSVWriter(self._file, schema, write_options=opts)
-
-    def write(self, table: pa.Table) -> None:
-        """Append one chunk."""
-        self.rows += table.num_rows
-        if table.num_rows:
-            self._writer.write_table(table)
-
-    def close(self) -> None:
-        """Flush and close (also after an error, so the temp dir can be removed)."""
-        try:
-            self._writer.close()
-        finally:
-            self._file.close()
-
-
-def table_paths(out_dir: Path, fmt: str) -> dict[str, Path]:
-    """Where each table of format ``fmt`` lives under ``out_dir``."""
-    return {name: out_dir / f"{name}.{fmt}" for name in TABLES}
-
-
-def _existing_outputs(out_dir: Path) -> list[Path]:
-    """Generated files already in ``out_dir`` (either format, plus the truth file)."""
-    candidates = [p for fmt in FORMATS for p in table_paths(out_dir, fmt).values()]
-    candidates.append(out_dir / TRUTH_FILE)
-    return [p for p in candidates if p.exists()]
-
-
-def _write_all(tmp: Path, users: int, seed: int, fmt: str) -> dict[str, int]:
-    """Generate every table into ``tmp``; returns row counts."""
+def chunks(users: int, seed: int) -> tuple[pa.Table, Iterator[Chunk]]:
+    """The course-tag table and a stream of user chunks (tables + truth rows) for ``write_dataset``."""
     cat = build_catalogue(seed)
     grp = build_groups(seed, users, cat)
-    (tmp / TRUTH_FILE.parent).mkdir()
-    paths = table_paths(tmp, fmt)
-    sinks: dict[str, _Sink] = {}
-    try:
-        for name in TABLES:
-            sinks[name] = _Sink(paths[name], SCHEMAS[name], fmt, name in QUOTED_TABLES)
-        sinks[COURSE_TAGS].write(cat.course_tag_table)
-        with open(tmp / TRUTH_FILE, "wb") as truth:
-            truth.write(b"user_handle,group_id\n")
-            topts = pacsv.WriteOptions(include_header=False, quoting_style="none")
-            for chunk, lo in enumerate(range(0, users, CHUNK_USERS)):
-                hi = min(lo + CHUNK_USERS, users)
-                for name, table in _chunk_tables(seed, chunk, lo, hi, cat, grp).items():
-                    sinks[name].write(table)
-                truth_table = pa.table(
-                    {
-                        "user_handle": pa.array(np.arange(lo + 1, hi + 1, dtype=np.int64)),
-                        "group_id": pa.array(grp.user_group[lo:hi].astype(np.int64) + 1),
-                    }
-                )
-                pacsv.write_csv(truth_table, truth, topts)
-    finally:
-        for sink in sinks.values():
-            sink.close()
-    return {name: sinks[name].rows for name in TABLES}
 
+    def stream() -> Iterator[Chunk]:
+        for chunk, lo in enumerate(range(0, users, CHUNK_USERS)):
+            hi = min(lo + CHUNK_USERS, users)
+            truth = pa.table({
+                "user_handle": pa.array(np.arange(lo + 1, hi + 1, dtype=np.int64)),
+                "group_id": pa.array(grp.user_group[lo:hi].astype(np.int64) + 1),
+            })
+            yield _chunk_tables(seed, chunk, lo, hi, cat, grp), truth
 
-def generate(
-    out_dir: Path,
-    users: int = 10_000,
-    seed: int = 42,
-    fmt: str = "csv",
-    force: bool = False,
-) -> dict[str, int]:
-    """Write the four raw tables and the truth file into ``out_dir``; return row counts.
-
-    Everything is written to a temporary sibling folder first, so an interrupted run
-    never leaves half-written tables in ``out_dir``.  If ``out_dir`` already holds
-    generated files, raise ``FileExistsError`` unless ``force`` (which also removes
-    tables of the other format, so stale data cannot be read by mistake).
-    """
-    if users < 1:
-        raise ValueError(f"users must be >= 1, got {users}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    out_dir = Path(out_dir).absolute()
-    existing = _existing_outputs(out_dir) if out_dir.is_dir() else []
-    if existing and not force:
-        names = ", ".join(str(p.relative_to(out_dir)) for p in existing)
-        raise FileExistsError(
-            f"{out_dir} already contains generated data ({names}); "
-            "use --force (force=True) to overwrite"
-        )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        counts = _write_all(tmp, users, seed, fmt)
-        if out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        if not out_dir.exists():
-            os.rename(tmp, out_dir)  # one atomic step
-        else:
-            # DIR holds other files: move ours in one by one (each replace is atomic,
-            # so every table is always either the old or the new complete file), then
-            # drop the other format's tables so stale data cannot be read by mistake.
-            (out_dir / TRUTH_FILE.parent).mkdir(exist_ok=True)
-            new = [*table_paths(tmp, fmt).values(), tmp / TRUTH_FILE]
-            for path in new:
-                os.replace(path, out_dir / path.relative_to(tmp))
-            for stale in table_paths(out_dir, next(f for f in FORMATS if f != fmt)).values():
-                stale.unlink(missing_ok=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return counts
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line flags."""
-    p = argparse.ArgumentParser(
-        prog="python -m pipeline.generate",
-        description="Generate deterministic synthetic raw tables (users in latent taste "
-        "groups) plus truth/user_groups.csv.",
-    )
-    p.add_argument(
-        "--users",
-        type=int,
-        default=10_000,
-        help="number of users, handles 1..N (default 10000)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=42,
-        help="random seed (>= 0); same users+seed give identical files (default 42)",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="output folder for the four tables and truth/",
-    )
-    p.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="csv",
-        help="file format of the four tables (default csv)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="overwrite generated files already in --out",
-    )
-    p.add_argument(
-        "--dirt",
-        action="append",
-        default=[],
-        metavar="KIND",
-        help="inject this kind of dirt (repeatable; csv only) and write EXPECTED_DIRT.json with its exact "
-        "effect; kinds: " + ", ".join(ALL_KINDS) + "; groups: " + ", ".join(GROUPS),
-    )
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: generate, then print row counts and elapsed time."""
-    args = _parse_args(argv)
-    t0 = time.perf_counter()
-    try:
-        if args.dirt and args.format != "csv":
-            raise ValueError("--dirt writes CSV files; use --format csv")
-        expand(args.dirt)  # refuse unknown kinds before generating anything
-        counts = generate(args.out, args.users, args.seed, args.format, force=args.force)
-        if args.dirt:
-            expected = make_messy(args.out, args.out, args.dirt, seed=args.seed)
-            print(f"dirt: {', '.join(expected.kinds)}; expected effect in {args.out / 'EXPECTED_DIRT.json'}")
-    except (FileExistsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    elapsed = time.perf_counter() - t0
-    for name, rows in counts.items():
-        print(f"{name}: {rows:,} rows")
-    print(
-        f"wrote {args.out} ({args.format}, users={args.users}, seed={args.seed}) in {elapsed:.2f} s"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return cat.course_tag_table, stream()

@@ -1,0 +1,6 @@
+"""Table contracts shared by the batch side, the tools and the API.
+
+Kept free of heavy imports, so the API server can import it:
+
+- :mod:`contracts.raw`       the four raw tables and their columns, read from dbt's ``_sources.yml``
+"""

@@ -1,0 +1,6 @@
+"""Entry point of ``python -m datagen``."""
+import sys
+
+from datagen.generate import main
+
+sys.exit(main())
