@@ -1,19 +1,27 @@
 """TruncatedSVD reduced to the fewest components reaching a variance target.
 
-scikit-learn's ``TruncatedSVD`` needs the number of components up front. To
-find the smallest count whose cumulative explained variance reaches the
-target we fit once and read the whole curve:
+scikit-learn's ``TruncatedSVD`` needs the number of components up front. The
+smallest count whose cumulative explained variance reaches the target is
+found here at a cost that follows what is kept, not the matrix size:
 
-- ``gram`` solver (features <= ``max_gram_features``): the exact SVD from one
-  eigen-decomposition of the d x d Gram matrix ``X.T @ X``. Its cost grows
-  with the number of features, not users, so 10x more users costs 10x
-  only in the sparse product. Output equals ``TruncatedSVD(algorithm="arpack")``
-  up to signs (tested).
-- ``randomized`` solver (wider matrices): scikit-learn's ``TruncatedSVD`` in a
-  short doubling search (128, 256, ... components) until the target is met.
+- The **total variance** (the ratio's denominator) is the trace of the column
+  covariance: per-column mean of squares minus squared mean, no decomposition.
+- The decomposition works on the **smaller side**: ``X.T @ X`` (d x d) when
+  users outnumber features, ``X @ X.T`` (n x n) otherwise; both share the
+  non-zero eigenvalues and give the same right singular vectors.
+- ``dense`` solver (smaller side <= ``SMALL_DIM``): every eigenpair of that
+  Gram matrix with LAPACK. Exact; well under a second at 1,000 dimensions.
+- ``lanczos`` solver (larger): only the leading eigenpairs, with ARPACK
+  (``scipy.sparse.linalg.eigsh``) on the implicit operator ``v -> X.T (X v)``,
+  which never forms the Gram matrix. It asks for 64 components, then doubles
+  until the target is reached. Once the count passes an eighth of the
+  dimension a full ``dense`` decomposition is cheaper and is used instead,
+  if its Gram matrix fits (``max_dense_dim``). Both are exact to machine
+  precision (tested against each other and ``TruncatedSVD(algorithm="arpack")``).
 
 Explained variance follows scikit-learn's definition: the variance of each
-projected column over the summed variance of the columns of ``X``.
+projected column over the summed variance of the columns of ``X``. The ratio
+curve is returned as far as it was computed (all components for ``dense``).
 """
 from __future__ import annotations
 
@@ -22,9 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
+import scipy.sparse.linalg as spla
 
-MAX_GRAM_FEATURES = 8192  # a d x d float64 Gram matrix of 8192 is 512 MiB
+SMALL_DIM = 1_000  # up to here every eigenpair costs less than a partial solve (~0.3 s)
+MAX_DENSE_DIM = 16_000  # a 16,000 x 16,000 float64 Gram matrix is 2 GiB; wider stays partial
+FIRST_STEP = 64  # components asked of the partial solver first; doubled until the target is met
+PARTIAL_SHARE = 1 / 8  # past this share of the dimension, all eigenpairs are cheaper than ARPACK
 _RELATIVE_RANK_TOL = 1e-10  # eigenvalues below this x the largest are numerical zero
 _NOISE = 1e-6  # projected norm below this x the row's own norm is rounding noise
 
@@ -36,7 +47,7 @@ class ReducedSignal:
     vectors: np.ndarray  # (n_users, n_components) float32; zero rows stay zero
     n_components: int
     variance_explained: float  # cumulative ratio reached by n_components
-    explained_variance_ratio: np.ndarray  # per component, for the analysis figures
+    explained_variance_ratio: np.ndarray  # per component, as far as computed (analysis figures)
     solver: str
 
 
@@ -55,68 +66,109 @@ def _validate_target(target: float) -> None:
         raise ValueError(f"variance target must be in (0, 1], got {target}")
 
 
-def _gram_components(x: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Right singular vectors (d, r) by decreasing singular value, and their variance ratios."""
-    n_rows = x.shape[0]
-    gram = (x.T @ x).toarray()
+def total_variance(x: sp.csr_matrix) -> float:
+    """Summed variance of the columns of ``x``: the trace of its covariance, no decomposition."""
+    n = x.shape[0]
+    column_means = np.asarray(x.sum(axis=0)).ravel() / n
+    mean_squares = np.asarray(x.multiply(x).sum(axis=0)).ravel() / n
+    return float(np.sum(mean_squares) - np.sum(column_means**2))
+
+
+def _ratios(x: sp.csr_matrix, eigenvalues: np.ndarray, components: np.ndarray, total: float) -> np.ndarray:
+    """Explained variance ratio of each right singular vector (columns of ``components``)."""
+    n = x.shape[0]
+    column_means = np.asarray(x.sum(axis=0)).ravel() / n
+    projected_variance = eigenvalues / n - (column_means @ components) ** 2
+    if total <= 0:  # every row identical: one direction says it all
+        ratio = np.zeros(eigenvalues.size)
+        ratio[:1] = 1.0
+        return ratio
+    return np.clip(projected_variance, 0.0, None) / total
+
+
+def _sorted_nonzero(eigenvalues: np.ndarray, eigenvectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues, eigenvectors = eigenvalues[order], eigenvectors[:, order]
+    if eigenvalues.size == 0 or eigenvalues[0] <= 0:
+        return eigenvalues[:0], eigenvectors[:, :0]
+    keep = eigenvalues > eigenvalues[0] * _RELATIVE_RANK_TOL
+    return eigenvalues[keep], eigenvectors[:, keep]
+
+
+def _right_vectors(x: sp.csr_matrix, eigenvalues: np.ndarray, vectors: np.ndarray, by_users: bool) -> np.ndarray:
+    """Right singular vectors (d, r): ``vectors`` themselves, or ``X.T u / sigma`` from the user side."""
+    if not by_users:
+        return vectors
+    return np.asarray(x.T @ vectors) / np.sqrt(eigenvalues)
+
+
+def _dense_eigenpairs(x: sp.csr_matrix, by_users: bool) -> tuple[np.ndarray, np.ndarray]:
+    gram = (x @ x.T if by_users else x.T @ x).toarray()
     # divide and conquer (evd): ~20% faster than the default driver for all eigenpairs
     eigenvalues, eigenvectors = scipy.linalg.eigh(gram, overwrite_a=True, check_finite=False, driver="evd")
-    order = np.argsort(eigenvalues)[::-1]
-    eigenvalues = eigenvalues[order]
-    eigenvectors = eigenvectors[:, order]
-    if eigenvalues.size == 0 or eigenvalues[0] <= 0:
-        return eigenvectors[:, :0], np.zeros(0)
-    keep = eigenvalues > eigenvalues[0] * _RELATIVE_RANK_TOL
-    eigenvalues, eigenvectors = eigenvalues[keep], eigenvectors[:, keep]
-    column_means = np.asarray(x.mean(axis=0)).ravel()
-    total_variance = float(np.sum(np.asarray(x.multiply(x).mean(axis=0)).ravel() - column_means**2))
-    projected_variance = eigenvalues / n_rows - (column_means @ eigenvectors) ** 2
-    if total_variance <= 0:  # every row identical: one direction says it all
-        ratio = np.zeros(eigenvalues.size)
-        ratio[0] = 1.0
-        return eigenvectors, ratio
-    return eigenvectors, np.clip(projected_variance, 0.0, None) / total_variance
+    return _sorted_nonzero(eigenvalues, eigenvectors)
 
 
-def _randomized_components(
-    x: sp.csr_matrix, target: float, random_state: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Doubling search with scikit-learn's randomized TruncatedSVD."""
-    limit = min(x.shape) - 1
-    n = min(128, limit)
-    while True:
-        svd = TruncatedSVD(n_components=n, algorithm="randomized", random_state=random_state)
-        svd.fit(x)
-        ratio = svd.explained_variance_ratio_
-        if ratio.sum() >= target or n >= limit:
-            return svd.components_.T, ratio
-        n = min(2 * n, limit)
+def _partial_eigenpairs(x: sp.csr_matrix, by_users: bool, k: int, random_state: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenpairs of the Gram operator, never formed."""
+    xt = x.T.tocsr()
+    dim = x.shape[0] if by_users else x.shape[1]
+    if by_users:
+        op = spla.LinearOperator((dim, dim), matvec=lambda v: x @ (xt @ v), dtype=np.float64)
+    else:
+        op = spla.LinearOperator((dim, dim), matvec=lambda v: xt @ (x @ v), dtype=np.float64)
+    v0 = np.random.default_rng(random_state).uniform(-1.0, 1.0, dim)  # fixed start: same output every run
+    eigenvalues, eigenvectors = spla.eigsh(op, k=k, which="LA", v0=v0, tol=0)
+    return _sorted_nonzero(eigenvalues, eigenvectors)
+
+
+def _components(x: sp.csr_matrix, target: float, max_dense_dim: int, random_state: int, solver: str
+                ) -> tuple[np.ndarray, np.ndarray, str]:
+    """(right singular vectors (d, r), their variance ratios, solver name), leading first."""
+    n_rows, n_features = x.shape
+    by_users = n_rows < n_features
+    dim = min(n_rows, n_features)
+    total = total_variance(x)
+    k = FIRST_STEP
+    partial = dim >= 3 and (solver == "lanczos" or (solver == "auto" and dim > SMALL_DIM))
+    while partial and (solver == "lanczos" or dim > max_dense_dim or k <= PARTIAL_SHARE * dim):
+        k = min(k, dim - 1)
+        eigenvalues, vectors = _partial_eigenpairs(x, by_users, k, random_state)
+        components = _right_vectors(x, eigenvalues, vectors, by_users)
+        ratio = _ratios(x, eigenvalues, components, total)
+        found_all = eigenvalues.size < k  # the rank ran out before k
+        if ratio.sum() >= target - 1e-12 or found_all or k == dim - 1:
+            return components, ratio, "lanczos"
+        k *= 2
+    eigenvalues, vectors = _dense_eigenpairs(x, by_users)
+    components = _right_vectors(x, eigenvalues, vectors, by_users)
+    return components, _ratios(x, eigenvalues, components, total), "dense"
 
 
 def reduce_to_variance(
     x: sp.spmatrix | np.ndarray,
     target: float = 0.90,
     *,
-    max_gram_features: int = MAX_GRAM_FEATURES,
+    max_dense_dim: int = MAX_DENSE_DIM,
     random_state: int = 0,
+    solver: str = "auto",
 ) -> ReducedSignal:
     """Project ``x`` (n_users, n_features) onto the fewest SVD components reaching ``target``.
 
     Rows are then L2-normalised so that dot products are cosine similarities;
     a user without data (an all-zero row) keeps a zero vector and so scores 0
-    against everyone on this signal.
+    against everyone on this signal. ``solver`` is ``auto`` (by shape, above)
+    or forces ``dense`` / ``lanczos``, which tests and benchmarks compare.
     """
     _validate_target(target)
+    if solver not in ("auto", "dense", "lanczos"):
+        raise ValueError(f"solver must be auto, dense or lanczos, got {solver!r}")
     x = sp.csr_matrix(x, dtype=np.float64)
-    n_rows, n_features = x.shape
+    n_rows, _ = x.shape
     if x.nnz == 0 or n_rows == 0:
         return ReducedSignal(np.zeros((n_rows, 0), np.float32), 0, 0.0, np.zeros(0), "empty")
-    if n_features <= max_gram_features or min(x.shape) < 3:
-        components, ratio = _gram_components(x)
-        solver = "gram"
-    else:
-        components, ratio = _randomized_components(x, target, random_state)
-        solver = "randomized"
+    components, ratio, used = _components(x, target, max_dense_dim, random_state, solver)
     n_components = max(1, choose_n_components(ratio, target))
     projected = np.asarray(x @ components[:, :n_components], dtype=np.float64)
     norms = np.linalg.norm(projected, axis=1, keepdims=True)
@@ -129,5 +181,5 @@ def reduce_to_variance(
         n_components=n_components,
         variance_explained=float(np.sum(ratio[:n_components])),
         explained_variance_ratio=ratio,
-        solver=solver,
+        solver=used,
     )

@@ -116,11 +116,42 @@ def test_full_variance_preserves_plain_cosine() -> None:
     np.testing.assert_allclose(reduced.vectors @ reduced.vectors.T, unit @ unit.T, atol=1e-5)
 
 
-def test_randomized_solver_for_wide_matrices_reaches_target() -> None:
-    x = sp.random(300, 400, density=0.05, random_state=2, format="csr")
-    reduced = reduce_to_variance(x, 0.5, max_gram_features=100)
-    assert reduced.solver == "randomized"
-    assert reduced.variance_explained >= 0.5
+@pytest.mark.parametrize(("shape", "target"), [((1500, 1200), 0.5), ((900, 1400), 0.3), ((40, 30), 0.9)])
+def test_partial_solver_equals_dense_solver(shape: tuple[int, int], target: float) -> None:
+    """Lanczos on the implicit Gram operator keeps the same components and cosines as all eigenpairs."""
+    rng = np.random.default_rng(3)
+    # a decaying spectrum, like interaction data: a few strong directions plus sparse noise
+    strong = rng.normal(size=(shape[0], 5)) @ rng.normal(size=(5, shape[1]))
+    low_rank = sp.csr_matrix(strong * (rng.random(shape) < 0.02))
+    x = low_rank + sp.random(*shape, density=0.01, random_state=4, format="csr")
+    dense = reduce_to_variance(x, target, solver="dense")
+    partial = reduce_to_variance(x, target, solver="lanczos")
+    assert (dense.solver, partial.solver) == ("dense", "lanczos")
+    assert partial.n_components == dense.n_components
+    assert partial.variance_explained == pytest.approx(dense.variance_explained, abs=1e-9)
+    np.testing.assert_allclose(partial.explained_variance_ratio,
+                               dense.explained_variance_ratio[:partial.explained_variance_ratio.size], atol=1e-9)
+    np.testing.assert_allclose(partial.vectors @ partial.vectors.T, dense.vectors @ dense.vectors.T, atol=1e-5)
+
+
+def test_auto_solver_goes_partial_on_wide_inputs_and_decomposes_the_smaller_side() -> None:
+    x = sp.random(300, 5000, density=0.01, random_state=2, format="csr")
+    reduced = reduce_to_variance(x, 0.5)
+    assert reduced.solver == "dense"  # 300 users: the 300 x 300 side, not 5000 x 5000
+    assert reduced.explained_variance_ratio.size <= 300
+    wide = sp.random(1600, 5000, density=0.002, random_state=2, format="csr")
+    reduced = reduce_to_variance(wide, 0.2)
+    assert reduced.solver == "lanczos"
+    assert reduced.variance_explained >= 0.2
+    with pytest.raises(ValueError, match="solver"):
+        reduce_to_variance(x, 0.5, solver="randomized")
+
+
+def test_total_variance_is_the_trace_of_the_covariance() -> None:
+    from simcore.svd import total_variance
+
+    x = sp.random(80, 30, density=0.2, random_state=5, format="csr")
+    assert total_variance(x) == pytest.approx(np.trace(np.cov(x.toarray(), rowvar=False, bias=True)))
 
 
 def test_choose_n_components_edges() -> None:
