@@ -9,7 +9,11 @@ hit rate and recall. On each, the pipeline runs once per ensemble variant:
 
 and this module adds, from the same warehouse and raw tables:
 
+- the original system: its weights (0.5 / 0.3 / 0.2), variance target (0.9)
+  and unweighted features (``ORIGINAL_FLAGS``), through the same pipeline
 - plain sparse cosine without SVD, at the weights of every ensemble row
+- the strong simple baseline: exact IDF-weighted sparse cosine on the cleaned
+  items (:mod:`evaluation.idf_baseline`), written independently of the features
 - random users, the most active users, and (held-out only) popular items
 """
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.holdout import holdout
+from evaluation.idf_baseline import idf_cosine_neighbours
 from evaluation.neighbours import Neighbours, read_ranking
 from evaluation.plain_cosine import load_feature_matrices, plain_cosine_neighbours
 from evaluation.report import columns_for, format_table, json_line, markdown_table, write_results
@@ -31,6 +36,10 @@ from simcore.ensemble import SIGNALS
 from simcore.threads import blas_threads
 
 DEFAULT = "ensemble (defaults)"
+ORIGINAL = "original system"
+IDF_BASELINE = "IDF sparse cosine (baseline)"
+ORIGINAL_FLAGS: list[str] = ["--weights", "0.5", "0.3", "0.2", "--variance", "0.9", "--feature-weighting", "none",
+                             "--engagement", "none", "--no-course-identity"]
 
 
 def _weights_of(flags: Sequence[str], default: Sequence[float]) -> tuple[float, ...]:
@@ -77,6 +86,7 @@ def compare(
     variants: dict[str, list[str]] = {DEFAULT: []}
     variants |= {f"{s.replace('_', ' ')} only": ["--weights", *(f"{w:g}" for w in SIGNAL_WEIGHTS[s])]
                  for s in SIGNALS if s in signals}
+    variants[ORIGINAL] = ORIGINAL_FLAGS
     variants |= dict(extras or {})
     plain_for: dict[str, tuple[float, ...]] = {}
     for name, flags in variants.items():  # one plain-cosine row per distinct weight setting of an ensemble row
@@ -104,6 +114,7 @@ def compare(
                         label = "plain cosine, no SVD" + ("" if plain_name == DEFAULT else f" ({plain_name})")
                         lists[dataset][label] = plain_cosine_neighbours(
                             universe, matrices, dict(zip(SIGNALS, weights, strict=True)), k)
+                    lists[dataset][IDF_BASELINE] = idf_cosine_neighbours(run.warehouse, k)
                 timings[f"plain_cosine[{dataset}]"] = round(time.perf_counter() - t, 1)
 
     rows: dict[str, Row] = {}
@@ -122,7 +133,7 @@ def compare(
                 {key: v for key, v in row.items() if key not in ("method", "k")})
 
     order = [RANDOM, ACTIVE, POPULAR_ITEMS] + [n for n in rows if n.endswith(" only")] \
-        + [n for n in rows if n.startswith("plain cosine")] + [DEFAULT] + list(extras or {})
+        + [n for n in rows if n.startswith("plain cosine")] + [IDF_BASELINE, ORIGINAL, DEFAULT] + list(extras or {})
     table_rows = [rows[n] for n in order if n in rows]
     columns = columns_for(table_rows, k)
     timings["total"] = round(time.perf_counter() - t_start, 1)

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contracts.defaults import var
 from pipeline.input_check import RAW_TABLES, check_inputs, dbt_columns
 from pipeline.paths import (
     DEFAULT_RESULTS_TABLE,
@@ -27,6 +28,9 @@ from pipeline.paths import (
     warehouse_path,
 )
 from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
+
+FEATURE_WEIGHTINGS = ("idf", "none")  # macros/feature_weighting.sql
+ENGAGEMENTS = ("log", "bins", "none")
 
 DEFAULT_SAMPLE_USERS = 10_000
 DEFAULT_SAMPLE_SEED = 42
@@ -58,12 +62,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=tuple(DEFAULT_WEIGHTS[s] for s in SIGNALS),
                         help="non-negative signal weights, normalised to sum 1 (defaults tuned in docs/analysis.md;"
                              " the original system used 0.5 0.3 0.2)")
-    parser.add_argument("--top-k", type=int, default=5, help="neighbours kept per user")
-    parser.add_argument("--variance", type=float, default=0.90,
+    parser.add_argument("--top-k", type=int, default=var("top_k"), help="neighbours kept per user")
+    parser.add_argument("--variance", type=float, default=var("variance_target"),
                         help="cumulative explained variance TruncatedSVD keeps per signal, in (0, 1]")
-    parser.add_argument("--score-bins", type=int, default=3, help="quantile bins of assessment scores")
-    parser.add_argument("--view-time-bins", type=int, default=4, help="quantile bins of view time")
-    parser.add_argument("--max-drop-share", type=float, default=0.5,
+    parser.add_argument("--score-bins", type=int, default=var("score_bins"), help="quantile bins of assessment scores")
+    parser.add_argument("--view-time-bins", type=int, default=var("view_time_bins"), help="quantile bins of view time")
+    parser.add_argument("--feature-weighting", choices=FEATURE_WEIGHTINGS, default=var("feature_weighting"),
+                        help="idf: discount features by how many users have them; none: the original system")
+    parser.add_argument("--engagement", choices=ENGAGEMENTS, default=var("engagement"),
+                        help="strength of a viewed course: log of minutes watched, view-time bin, or 1 (none)")
+    parser.add_argument("--course-identity", action=argparse.BooleanOptionalAction, default=var("course_identity"),
+                        help="the course itself as a feature of the course-view signal")
+    parser.add_argument("--max-drop-share", type=float, default=var("max_drop_share"),
                         help="stop before publishing when cleaning drops more than this share of a table's rows")
     parser.add_argument("--keep-runs", type=int, default=5, help="published runs kept in history")
     parser.add_argument("--sample-users", type=int, default=DEFAULT_SAMPLE_USERS,
@@ -151,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             "variance_target": args.variance,
             "score_bins": args.score_bins,
             "view_time_bins": args.view_time_bins,
+            "feature_weighting": args.feature_weighting,
+            "engagement": args.engagement,
+            "course_identity": args.course_identity,
             "run_id": run_id,
             "run_at": run.started_at,
         }

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from contracts.defaults import var
+
 SIGNALS: tuple[str, ...] = ("interests", "assessments", "course_views")
-# Tuned on generated data (docs/analysis.md): the original 0.5 / 0.3 / 0.2 gave
-# precision@5 0.710 on a held-out seed, these give 0.835; the assessment signal
-# is the weakest, so its weight moved to interests and course views.
-DEFAULT_WEIGHTS: dict[str, float] = {"interests": 0.6, "assessments": 0.1, "course_views": 0.3}
+# Tuned in docs/analysis.md and declared once, as dbt vars weight_<signal>.
+DEFAULT_WEIGHTS: dict[str, float] = {s: float(var(f"weight_{s}")) for s in SIGNALS}
 
 
 def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:

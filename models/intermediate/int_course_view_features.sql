@@ -1,6 +1,8 @@
--- Course-view signal in long form: the tags of the courses a user watched, the
--- (tag, view-time bin) pairs and the course levels. value = how many of the
--- user's courses carry the feature.
+-- Course-view signal in long form. Per (user, course) an engagement strength
+-- from the view time (macro engagement_strength); features: the course itself
+-- (var course_identity), its tags, (tag, view-time bin) pairs and its level.
+-- strength = summed engagement of the user's courses carrying the feature,
+-- then weighted by rarity among viewers (macro idf_weighted).
 with
 
 views as (
@@ -11,39 +13,65 @@ tags as (
     select * from {{ ref('stg_course_tags') }}
 ),
 
+engaged as (
+    select
+        user_handle,
+        course_id,
+        level,
+        view_time_bin,
+        {{ engagement_strength('view_time_seconds', 'view_time_bin_number') }} as engagement
+    from views
+),
+
 tagged as (
     select
-        views.user_handle,
+        engaged.user_handle,
         tags.course_tag,
-        views.view_time_bin
-    from views
-    inner join tags on views.course_id = tags.course_id
+        engaged.view_time_bin,
+        engaged.engagement
+    from engaged
+    inner join tags on engaged.course_id = tags.course_id
 ),
 
 features as (
+    {%- if var('course_identity') %}
     select
         user_handle,
-        'course_tag:' || course_tag as feature
+        'course:' || course_id as feature,
+        engagement
+    from engaged
+    union all
+    {%- endif %}
+    select
+        user_handle,
+        'course_tag:' || course_tag as feature,
+        engagement
     from tagged
     union all
     select
         user_handle,
-        'course_tag:' || course_tag || ':' || view_time_bin as feature
+        'course_tag:' || course_tag || ':' || view_time_bin as feature,
+        engagement
     from tagged
     union all
     select
         user_handle,
-        'level:' || level as feature
-    from views
+        'level:' || level as feature,
+        engagement
+    from engaged
 ),
 
-counted as (
+strengths as (
     select
         user_handle,
         feature,
-        count(*)::double as value
+        sum(engagement) as strength
     from features
     group by user_handle, feature
+),
+
+weighted as (
+    {{ idf_weighted('strengths') }}
 )
 
-select * from counted
+select * from weighted

@@ -1,0 +1,74 @@
+"""The strong simple baseline: exact sparse cosine over IDF-weighted raw items, no SVD.
+
+Written independently of the product's feature models: it reads only the
+cleaned staging tables (``stg_*``, the shared parsing rules) and builds the
+textbook features an information-retrieval engineer would start from:
+
+- interest tags, binary, times IDF
+- assessment tags, binary, times IDF
+- course tags weighted by the seconds the user watched courses carrying them, times IDF
+
+with ``idf = ln(n_users_of_signal / df)``. Each signal is L2-normalised and
+the weighted cosines are summed, exactly (block-wise sparse products, the
+pipeline's tie rule). Its weights were tuned on the tuning dataset only
+(realistic setting, seed 11; see docs/analysis.md), like the product's.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from evaluation.neighbours import Neighbours
+from evaluation.plain_cosine import plain_cosine_neighbours
+from simcore.matrix import build_user_feature_matrix
+
+BASELINE_WEIGHTS: dict[str, float] = {"interests": 0.7, "assessments": 0.0, "course_views": 0.3}
+
+_ITEMS: dict[str, str] = {
+    "interests": "select user_handle, interest_tag as item, 1.0 as strength from stg_user_interests",
+    "assessments": "select user_handle, assessment_tag as item, 1.0 as strength from stg_user_assessment_scores",
+    "course_views": """
+        select v.user_handle, t.course_tag as item, sum(v.view_time_seconds)::double as strength
+        from stg_user_course_views as v
+        inner join stg_course_tags as t on v.course_id = t.course_id
+        group by v.user_handle, t.course_tag""",
+}
+
+
+def _idf_weighted(con: duckdb.DuckDBPyConnection, items_sql: str) -> str:
+    return f"""
+        with items as ({items_sql}),
+        per_user as (select user_handle, item, sum(strength) as strength from items group by all),
+        n as (select count(distinct user_handle)::double as n_users from per_user),
+        df as (select item, count(*)::double as df from per_user group by item)
+        select per_user.user_handle, per_user.item, per_user.strength * ln(n.n_users / df.df) as value
+        from per_user inner join df on per_user.item = df.item cross join n"""
+
+
+def idf_matrices(warehouse: Path) -> tuple[np.ndarray, dict[str, sp.csr_matrix]]:
+    """(universe, {signal: IDF-weighted user x item CSR}) from a built warehouse's staging tables."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        universe = np.asarray(con.sql("select user_handle from int_users_unioned order by user_handle")
+                              .fetchnumpy()["user_handle"], np.int64)
+        matrices: dict[str, sp.csr_matrix] = {}
+        for signal, items_sql in _ITEMS.items():
+            rows = con.sql(_idf_weighted(con, items_sql)).to_arrow_table()
+            codes = pc.dictionary_encode(rows.column("item")).combine_chunks()
+            matrices[signal] = build_user_feature_matrix(
+                universe, rows.column("user_handle").to_numpy().astype(np.int64),
+                codes.indices.to_numpy(zero_copy_only=False), rows.column("value").to_numpy(),
+                len(codes.dictionary))
+    finally:
+        con.close()
+    return universe, matrices
+
+
+def idf_cosine_neighbours(warehouse: Path, k: int, weights: dict[str, float] | None = None) -> Neighbours:
+    """Top k of every ranked user by the IDF baseline."""
+    universe, matrices = idf_matrices(warehouse)
+    return plain_cosine_neighbours(universe, matrices, weights or BASELINE_WEIGHTS, k)
