@@ -65,6 +65,9 @@ def run_build(env: str, dbt_vars: Mapping[str, Any], *, select: list[str] | None
         "--vars", json.dumps(dict(dbt_vars)),
         "--no-send-anonymous-usage-stats",
         "--quiet",
+        # dbt unit tests check the SQL rules on fixed rows; the test suite runs them
+        # (tests/test_dbt_unit_tests.py), a production run need not repeat them
+        "--exclude-resource-type", "unit_test",
         # artefacts beside the warehouse: runs on separate warehouses never share files
         "--target-path", str(warehouse_dir() / "dbt_target"),
         "--log-path", str(warehouse_dir() / "dbt_logs"),
