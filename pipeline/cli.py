@@ -28,6 +28,7 @@ from pipeline.paths import (
     warehouse_path,
 )
 from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
+from simcore.tables import TOPK_METHODS
 
 FEATURE_WEIGHTINGS = ("idf", "none")  # macros/feature_weighting.sql
 ENGAGEMENTS = ("log", "bins", "none")
@@ -73,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="strength of a viewed course: log of minutes watched, view-time bin, or 1 (none)")
     parser.add_argument("--course-identity", action=argparse.BooleanOptionalAction, default=var("course_identity"),
                         help="the course itself as a feature of the course-view signal")
+    parser.add_argument("--topk-method", choices=TOPK_METHODS, default=var("topk_method"),
+                        help=f"top-k search: exact, ann (faiss candidates, exact scores, recall measured) or auto"
+                             f" (exact up to {var('topk_exact_max_users'):,} users)")
+    parser.add_argument("--recall-floor", type=float, default=var("topk_recall_floor"),
+                        help="the run fails (nothing published) when recall@k on the exact sample is below this")
     parser.add_argument("--max-drop-share", type=float, default=var("max_drop_share"),
                         help="stop before publishing when cleaning drops more than this share of a table's rows")
     parser.add_argument("--keep-runs", type=int, default=5, help="published runs kept in history")
@@ -95,6 +101,8 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
     for flag, bins in (("--score-bins", args.score_bins), ("--view-time-bins", args.view_time_bins)):
         if not 2 <= bins <= 20:
             raise PipelineError(f"{flag} must be between 2 and 20, got {bins}")
+    if not 0 <= args.recall_floor <= 1:
+        raise PipelineError(f"--recall-floor must be in [0, 1], got {args.recall_floor}")
     if not 0 <= args.max_drop_share <= 1:
         raise PipelineError(f"--max-drop-share must be in [0, 1], got {args.max_drop_share}")
     if args.keep_runs < 1:
@@ -158,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             "weight_assessments": weights["assessments"],
             "weight_course_views": weights["course_views"],
             "top_k": args.top_k,
+            "topk_method": args.topk_method,
+            "topk_recall_floor": args.recall_floor,
             "variance_target": args.variance,
             "score_bins": args.score_bins,
             "view_time_bins": args.view_time_bins,
@@ -183,10 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[2/3] build   done  {time.perf_counter() - t:.1f} s", flush=True)
 
         t = time.perf_counter()
-        from pipeline.warehouse import read_ranking
+        from pipeline.warehouse import read_ranking, read_topk_recall
 
         ranking = read_ranking(warehouse_path(args.env), run_id)
-        counts = publish_ranking(target, run, ranking, keep_runs=args.keep_runs)
+        topk = read_topk_recall(warehouse_path(args.env), run_id)
+        counts = publish_ranking(target, run, ranking, keep_runs=args.keep_runs, topk=topk)
+        print(f"    top k: {topk['topk_method']}, recall@{topk['k']} {topk['recall_at_k']:.4f}"
+              f" on {topk['sample_size']:,} sampled users", flush=True)
         print(f"[3/3] publish {counts['rows']:,} rows for {counts['users']:,} users"
               f"  {time.perf_counter() - t:.1f} s", flush=True)
     except (PipelineError, OSError, RuntimeError, ValueError, sqlite3.Error) as exc:

@@ -57,9 +57,14 @@ create table if not exists ranking_runs (
     user_count integer,
     row_count integer,
     error text,
-    publish_seq integer  -- 1, 2, 3... in publish order; orders runs within one second
+    publish_seq integer,  -- 1, 2, 3... in publish order; orders runs within one second
+    topk_method text,  -- exact | ann (mart topk_recall)
+    recall_at_k real,  -- recall@k against exact top k on the sample
+    recall_sample integer  -- users in that sample
 )
 """
+# columns added after the first release: a ranking_runs table of an older file gains them
+RUNS_ADDED_COLUMNS: dict[str, str] = {"topk_method": "text", "recall_at_k": "real", "recall_sample": "integer"}
 
 
 def utc_now() -> str:
@@ -89,6 +94,10 @@ def connect(sqlite_file: Path) -> sqlite3.Connection:
     con.execute("pragma journal_mode=wal")
     con.execute("pragma synchronous=normal")
     con.execute(RUNS_DDL)
+    present = {row[1] for row in con.execute("pragma table_info(ranking_runs)")}
+    for column, kind in RUNS_ADDED_COLUMNS.items():
+        if column not in present:
+            con.execute(f"alter table ranking_runs add column {column} {kind}")
     return con
 
 
@@ -192,13 +201,16 @@ def publish_ranking(
     run: RunRecord,
     rows: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch],
     keep_runs: int = 5,
+    topk: Mapping[str, Any] | None = None,
 ) -> dict[str, int]:
     """Swap ``rows`` in as the current ranking of ``run.results_table``; keep ``keep_runs`` runs.
 
-    ``rows`` must carry :data:`COLUMN_NAMES` (extra columns are ignored). Returns
+    ``rows`` must carry :data:`COLUMN_NAMES` (extra columns are ignored);
+    ``topk`` is the run's ``topk_recall`` row, recorded in ``ranking_runs``. Returns
     the user and row counts. Any error rolls the whole publish back.
     """
     table = check_identifier(run.results_table)
+    topk = dict(topk or {})
     if keep_runs < 1:
         raise ValueError("keep_runs must be at least 1")
     history = check_identifier(f"{table}_history")
@@ -236,9 +248,11 @@ def publish_ranking(
             con.execute(f'insert into "{history}" select * from "{table}"')
             con.execute(
                 "insert or replace into ranking_runs (run_id, results_table, status, started_at, finished_at,"
-                " params, user_count, row_count, publish_seq) values (?, ?, 'published', ?, ?, ?, ?, ?,"
+                " params, user_count, row_count, topk_method, recall_at_k, recall_sample, publish_seq)"
+                " values (?, ?, 'published', ?, ?, ?, ?, ?, ?, ?, ?,"
                 " (select coalesce(max(publish_seq), 0) + 1 from ranking_runs))",
-                (run.run_id, table, run.started_at, utc_now(), json.dumps(dict(run.params)), n_users, n_rows),
+                (run.run_id, table, run.started_at, utc_now(), json.dumps(dict(run.params)), n_users, n_rows,
+                 topk.get("topk_method"), topk.get("recall_at_k"), topk.get("sample_size")),
             )
             kept = [r[0] for r in con.execute(
                 "select run_id from ranking_runs where results_table = ? and status = 'published'"

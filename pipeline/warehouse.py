@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -44,6 +45,19 @@ def read_ranking(warehouse: Path, run_id: str) -> pa.Table:
         return con.sql(RANKING_QUERY).to_arrow_table()
     finally:
         con.close()
+
+
+def read_topk_recall(warehouse: Path, run_id: str) -> dict[str, Any]:
+    """The run's ``topk_recall`` row (method, recall@k, sample size) for ``ranking_runs``."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        rows = con.execute("select * from topk_recall where run_id = ?", [run_id]).fetchall()
+        names = [d[0] for d in con.description]
+    finally:
+        con.close()
+    if len(rows) != 1:
+        raise RuntimeError(f"topk_recall holds {len(rows)} rows for run {run_id}, expected 1")
+    return dict(zip(names, rows[0], strict=True))
 
 
 DROP_GUARD_SUFFIX = "_drop_share_at_most_max_drop_share"  # test name in models/staging/_staging.yml

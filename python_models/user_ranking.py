@@ -1,24 +1,27 @@
 """Top k similar users of every user: the weighted cosine ensemble of the three signals."""
-from simcore.tables import rank_users
+from simcore.tables import rank_users, resolve_topk_method
 from simcore.threads import blas_threads
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    top_k = dbt.config.get("top_k")
+    run_id = dbt.config.get("run_id")
+    run_at = dbt.config.get("run_at")
+    method = dbt.config.get("topk_method")
+    exact_max_users = dbt.config.get("topk_exact_max_users")
+    weights = {
+        "interests": float(dbt.config.get("weight_interests")),
+        "assessments": float(dbt.config.get("weight_assessments")),
+        "course_views": float(dbt.config.get("weight_course_views")),
+    }
     users = dbt.ref("int_users_unioned").to_arrow_table()
     vectors = {
         "interests": dbt.ref("user_vectors_interests").to_arrow_table(),
         "assessments": dbt.ref("user_vectors_assessments").to_arrow_table(),
         "course_views": dbt.ref("user_vectors_course_views").to_arrow_table(),
     }
-    weights = {
-        "interests": float(dbt.config.get("weight_interests")),
-        "assessments": float(dbt.config.get("weight_assessments")),
-        "course_views": float(dbt.config.get("weight_course_views")),
-    }
-    top_k = int(dbt.config.get("top_k"))
-    run_id = str(dbt.config.get("run_id"))
-    run_at = str(dbt.config.get("run_at"))
     with blas_threads():
-        ranking = rank_users(users, vectors, weights, top_k, run_id, run_at)
+        ranking = rank_users(users, vectors, weights, int(top_k), str(run_id), str(run_at),
+                             method=resolve_topk_method(str(method), users.num_rows, int(exact_max_users)))
     return ranking

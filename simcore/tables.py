@@ -11,10 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simcore.ann import Recall, ann_top_k, sampled_recall
 from simcore.ensemble import SIGNALS, normalise_weights, pair_cosines, stack_weighted
 from simcore.matrix import build_user_feature_matrix, index_of
 from simcore.svd import reduce_to_variance
 from simcore.topk import top_k
+
+TOPK_METHODS = ("auto", "exact", "ann")
 
 
 def _handles(table: pa.Table, column: str = "user_handle") -> np.ndarray:
@@ -65,6 +68,24 @@ def vectors_in_universe(vector_table: pa.Table, universe: np.ndarray) -> np.ndar
     return out
 
 
+def resolve_topk_method(method: str, n_users: int, exact_max_users: int) -> str:
+    """``exact`` or ``ann``: ``auto`` is exact up to ``exact_max_users`` users (measured crossover, README)."""
+    if method not in TOPK_METHODS:
+        raise ValueError(f"topk_method must be one of {', '.join(TOPK_METHODS)}, got {method!r}")
+    if method == "auto":
+        return "exact" if n_users <= exact_max_users else "ann"
+    return method
+
+
+def stacked_vectors(
+    users: pa.Table, vector_tables: Mapping[str, pa.Table], weights: Mapping[str, float]
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """(universe, per-signal vectors, stacked ensemble vectors) in handle order: the top-k input."""
+    universe = np.unique(_handles(users))
+    vectors = {s: vectors_in_universe(vector_tables[s], universe) for s in SIGNALS if s in vector_tables}
+    return universe, vectors, stack_weighted(vectors, normalise_weights(weights))
+
+
 def rank_users(
     users: pa.Table,
     vector_tables: Mapping[str, pa.Table],
@@ -72,12 +93,21 @@ def rank_users(
     k: int,
     run_id: str,
     run_at: str,
+    *,
+    method: str = "exact",
 ) -> pa.Table:
-    """Top k neighbours of every user of ``users`` in long form, with per-signal cosines."""
-    universe = np.unique(_handles(users))
-    w = normalise_weights(weights)
-    vectors = {s: vectors_in_universe(vector_tables[s], universe) for s in SIGNALS if s in vector_tables}
-    neighbours, scores = top_k(stack_weighted(vectors, w), k)
+    """Top k neighbours of every user of ``users`` in long form, with per-signal cosines.
+
+    ``method`` is ``exact`` (:func:`simcore.topk.top_k`) or ``ann``
+    (:func:`simcore.ann.ann_top_k`: candidates from an index, scores exact).
+    """
+    universe, vectors, z = stacked_vectors(users, vector_tables, weights)
+    if method == "exact":
+        neighbours, scores = top_k(z, k)
+    elif method == "ann":
+        neighbours, scores = ann_top_k(z, k)
+    else:
+        raise ValueError(f"method must be exact or ann, got {method!r}")
     n, k_eff = neighbours.shape
     left = np.repeat(np.arange(n), k_eff)
     right = neighbours.ravel()
@@ -93,3 +123,23 @@ def rank_users(
     columns["run_id"] = pa.array([run_id] * left.size, pa.string())
     columns["run_at"] = pa.array([run_at] * left.size, pa.string())
     return pa.table(columns)
+
+
+def ranking_recall(
+    users: pa.Table,
+    vector_tables: Mapping[str, pa.Table],
+    weights: Mapping[str, float],
+    ranking: pa.Table,
+    sample_size: int,
+    seed: int = 0,
+) -> Recall:
+    """recall@k of a published-form ranking against exact top k on a random user sample."""
+    universe, _, z = stacked_vectors(users, vector_tables, weights)
+    n = len(universe)
+    k = int(pc.max(ranking.column("rank")).as_py() or 0) if ranking.num_rows else 0
+    neighbours = np.full((n, k), -1, np.int64)  # a missing rank stays -1 and counts as a miss
+    if k:
+        rows = index_of(universe, _handles(ranking))
+        ranks = ranking.column("rank").to_numpy().astype(np.int64) - 1
+        neighbours[rows, ranks] = index_of(universe, _handles(ranking, "similar_user_handle"))
+    return sampled_recall(z, neighbours, sample_size=sample_size, seed=seed)

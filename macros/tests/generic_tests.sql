@@ -110,3 +110,11 @@ from {{ model }}
 having count(*) filter (where drop_reason is not null) > {{ max_share }} * count(*)
 {% endtest %}
 
+
+
+{#- The model holds exactly `expected` rows (e.g. one summary row per run). -#}
+{% test row_count_equals(model, expected) %}
+select count(*) as n_rows
+from {{ model }}
+having count(*) <> {{ expected }}
+{% endtest %}

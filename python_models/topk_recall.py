@@ -1,0 +1,38 @@
+"""recall@k of the published top k against exact top k on a random user sample (one row per run)."""
+import pyarrow as pa
+
+from simcore.tables import ranking_recall, resolve_topk_method
+from simcore.threads import blas_threads
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    run_id = dbt.config.get("run_id")
+    seed = dbt.config.get("topk_seed")
+    sample = dbt.config.get("topk_recall_sample")
+    floor = dbt.config.get("topk_recall_floor")
+    method = dbt.config.get("topk_method")
+    exact_max_users = dbt.config.get("topk_exact_max_users")
+    weights = {
+        "interests": float(dbt.config.get("weight_interests")),
+        "assessments": float(dbt.config.get("weight_assessments")),
+        "course_views": float(dbt.config.get("weight_course_views")),
+    }
+    users = dbt.ref("int_users_unioned").to_arrow_table()
+    vectors = {
+        "interests": dbt.ref("user_vectors_interests").to_arrow_table(),
+        "assessments": dbt.ref("user_vectors_assessments").to_arrow_table(),
+        "course_views": dbt.ref("user_vectors_course_views").to_arrow_table(),
+    }
+    ranking = dbt.ref("user_ranking").project("user_handle, rank, similar_user_handle").to_arrow_table()
+    with blas_threads():
+        recall = ranking_recall(users, vectors, weights, ranking, int(sample), seed=int(seed))
+    return pa.table({
+        "run_id": [str(run_id)],
+        "topk_method": [resolve_topk_method(str(method), users.num_rows, int(exact_max_users))],
+        "n_users": pa.array([users.num_rows], pa.int64()),
+        "k": pa.array([recall.k], pa.int32()),
+        "sample_size": pa.array([recall.sample_size], pa.int32()),
+        "recall_at_k": pa.array([recall.recall], pa.float64()),
+        "recall_floor": pa.array([float(floor)], pa.float64()),
+    })
