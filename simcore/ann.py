@@ -72,8 +72,9 @@ def _lowest_others(rows: np.ndarray, k: int) -> np.ndarray:
     """The k lowest indices other than each row's own (the exact answer when all scores tie)."""
     if not rows.size:
         return np.zeros((0, k), np.int64)
-    out = np.broadcast_to(np.arange(k + 1), (rows.size, k + 1))
-    return out[out != rows[:, None]].reshape(rows.size, k)
+    out = np.broadcast_to(np.arange(k + 1), (rows.size, k + 1)).copy()
+    out[out == rows[:, None]] = k + 1  # a row among the first k + 1 moves its own index last
+    return np.sort(out, axis=1)[:, :k]
 
 
 class _Searcher:

@@ -65,10 +65,13 @@ def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipelin
         " where b.score > a.score").fetchone()[0]
     assert unsorted == 0
     (run1,) = con.execute("select distinct run_id from ranks").fetchone()
+    # auto is exact at 300 users; the recall mart checks it against its own exact sample
+    assert con.execute("select topk_method, recall_at_k, recall_sample from ranking_runs").fetchall() == [
+        ("exact", 1.0, 300)]
     con.close()
 
     second = run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db), "--results_table", "ranks",
-                          "--weights", "1", "0", "0", "--top-k", "3")
+                          "--weights", "1", "0", "0", "--top-k", "3", "--topk-method", "ann")
     assert second.returncode == 0, second.stdout + second.stderr
     con = sqlite3.connect(db)
     runs = con.execute("select run_id, status, params from ranking_runs order by publish_seq").fetchall()
@@ -77,6 +80,10 @@ def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipelin
     (run2,) = con.execute("select distinct run_id from ranks").fetchone()
     assert run2 != run1
     assert con.execute("select count(*) from ranks").fetchone()[0] == 900
+    method, recall, sample = con.execute(
+        "select topk_method, recall_at_k, recall_sample from ranking_runs where run_id = ?", (run2,)).fetchone()
+    assert (method, sample) == ("ann", 300) and recall >= 0.95
+    assert con.execute("select count(*) from ranks group by user_handle having count(*) <> 3").fetchall() == []
     # with only the interest weight, the score is the interest cosine
     assert con.execute("select max(abs(score - score_interests)) from ranks").fetchone()[0] < 1e-5
     history = dict(con.execute("select run_id, count(*) from ranks_history group by run_id").fetchall())
