@@ -26,7 +26,7 @@ from evaluation.neighbours import Neighbours
 from evaluation.plain_cosine import plain_cosine_neighbours
 from simcore.matrix import build_user_feature_matrix
 
-BASELINE_WEIGHTS: dict[str, float] = {"interests": 0.7, "assessments": 0.0, "course_views": 0.3}
+BASELINE_WEIGHTS: dict[str, float] = {"interests": 0.85, "assessments": 0.05, "course_views": 0.1}
 
 _ITEMS: dict[str, str] = {
     "interests": "select user_handle, interest_tag as item, 1.0 as strength from stg_user_interests",
