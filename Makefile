@@ -28,11 +28,14 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
+# exec: the server replaces the recipe's shell, so stopping make (Ctrl-C, kill) stops the server too
 serve: $(STAMP)
-	DATABASE_ENV=dev RESULTS_TABLE=user_ranking $(BIN)/python -m runserver
+	exec env DATABASE_ENV=dev RESULTS_TABLE=user_ranking $(BIN)/python -m runserver
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.pipeline --users 10000
 
+# keeps tracked files (data/warehouse/.gitkeep): a direct dbt build needs the folder
 clean:
-	rm -rf target logs data/warehouse data/sqlite3
+	rm -rf target logs data/sqlite3
+	find data/warehouse -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
