@@ -39,7 +39,7 @@ _ITEMS: dict[str, str] = {
 }
 
 
-def _idf_weighted(con: duckdb.DuckDBPyConnection, items_sql: str) -> str:
+def _idf_weighted(items_sql: str) -> str:
     return f"""
         with items as ({items_sql}),
         per_user as (select user_handle, item, sum(strength) as strength from items group by all),
@@ -49,23 +49,28 @@ def _idf_weighted(con: duckdb.DuckDBPyConnection, items_sql: str) -> str:
         from per_user inner join df on per_user.item = df.item cross join n"""
 
 
+def idf_matrices_from(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, dict[str, sp.csr_matrix]]:
+    """(universe, {signal: IDF-weighted user x item CSR}) from relations named like the staging models."""
+    universe = np.asarray(con.sql("select user_handle from int_users_unioned order by user_handle")
+                          .fetchnumpy()["user_handle"], np.int64)
+    matrices: dict[str, sp.csr_matrix] = {}
+    for signal, items_sql in _ITEMS.items():
+        rows = con.sql(_idf_weighted(items_sql)).to_arrow_table()
+        codes = pc.dictionary_encode(rows.column("item")).combine_chunks()
+        matrices[signal] = build_user_feature_matrix(
+            universe, rows.column("user_handle").to_numpy().astype(np.int64),
+            codes.indices.to_numpy(zero_copy_only=False), rows.column("value").to_numpy(),
+            len(codes.dictionary))
+    return universe, matrices
+
+
 def idf_matrices(warehouse: Path) -> tuple[np.ndarray, dict[str, sp.csr_matrix]]:
-    """(universe, {signal: IDF-weighted user x item CSR}) from a built warehouse's staging tables."""
+    """:func:`idf_matrices_from` a built warehouse's staging tables."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        universe = np.asarray(con.sql("select user_handle from int_users_unioned order by user_handle")
-                              .fetchnumpy()["user_handle"], np.int64)
-        matrices: dict[str, sp.csr_matrix] = {}
-        for signal, items_sql in _ITEMS.items():
-            rows = con.sql(_idf_weighted(con, items_sql)).to_arrow_table()
-            codes = pc.dictionary_encode(rows.column("item")).combine_chunks()
-            matrices[signal] = build_user_feature_matrix(
-                universe, rows.column("user_handle").to_numpy().astype(np.int64),
-                codes.indices.to_numpy(zero_copy_only=False), rows.column("value").to_numpy(),
-                len(codes.dictionary))
+        return idf_matrices_from(con)
     finally:
         con.close()
-    return universe, matrices
 
 
 def idf_cosine_neighbours(warehouse: Path, k: int, weights: dict[str, float] | None = None) -> Neighbours:
