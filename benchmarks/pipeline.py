@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     nodes = sorted(((float(m.group(3)), m.group(2)) for line in proc.stdout.splitlines()
                     if (m := NODE.match(line))), reverse=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"users {args.users:,} ({raw}); BLAS threads {args.blas_threads}; pipeline flags {args.pipeline_args}")
+          f"data {raw}; BLAS threads {args.blas_threads}; pipeline flags {args.pipeline_args}")
     print(f"{'step':<34}{'seconds':>9}")
     for name in ("input", "build", "publish"):
         print(f"{name:<34}{steps.get(name, float('nan')):>9.1f}")
