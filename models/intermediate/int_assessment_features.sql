@@ -21,16 +21,18 @@ taken_at_level as (
     from binned
 ),
 
+taken_features as (
+    select * from taken
+    union all
+    select * from taken_at_level
+),
+
 strengths as (
     select
         user_handle,
         feature,
         count(*)::double as strength
-    from (
-        select * from taken
-        union all
-        select * from taken_at_level
-    )
+    from taken_features
     group by user_handle, feature
 ),
 

@@ -33,15 +33,19 @@ tagged as (
     inner join tags on engaged.course_id = tags.course_id
 ),
 
-features as (
-    {%- if var('course_identity') %}
+courses as (
+    -- the course itself (var course_identity): users who watched the same courses
     select
         user_handle,
         'course:' || course_id as feature,
         engagement
     from engaged
+    where {{ 'true' if var('course_identity') else 'false' }}
+),
+
+features as (
+    select * from courses
     union all
-    {%- endif %}
     select
         user_handle,
         'course_tag:' || course_tag as feature,
