@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from contracts.cli_help import DefaultsHelpFormatter
 from datagen import planted, realistic
 from datagen.messy import ALL_KINDS, GROUPS, expand, make_messy
 from datagen.tables import FORMATS, write_dataset
@@ -53,7 +54,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m datagen",
         description="Generate deterministic synthetic raw tables (users in latent taste groups) plus "
                     "truth/user_groups.csv.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--users", type=int, default=10_000, help="number of users, handles 1..N")
     p.add_argument("--seed", type=int, default=42, help="random seed (>= 0); same inputs give identical files")

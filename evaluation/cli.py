@@ -17,9 +17,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from contracts.cli_help import DefaultsHelpFormatter
 from pipeline.paths import DEFAULT_RESULTS_TABLE
 
-FMT = argparse.ArgumentDefaultsHelpFormatter
+FMT = DefaultsHelpFormatter
 
 
 def _add_holdout(sub: argparse._SubParsersAction) -> None:

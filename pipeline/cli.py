@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contracts.cli_help import DefaultsHelpFormatter
 from contracts.defaults import var
 from pipeline.input_check import RAW_TABLES, check_inputs, dbt_columns
 from pipeline.paths import (
@@ -45,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Compute the top-k most similar users of every user and publish them to SQLite.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--env", choices=ENVIRONMENTS, default="dev",
                         help="environment: picks the DuckDB warehouse and the default SQLite file")
