@@ -1,4 +1,8 @@
-"""recall@k of the published top k against exact top k on a random user sample (one row per run)."""
+"""recall@k of the published top k against exact top k on a random user sample (one row per run).
+
+Its inputs repeat user_ranking's on purpose: dbt finds refs and config keys by reading
+each model file for literal dbt.ref(...) and dbt.config.get(...) calls, so they cannot move to a helper.
+"""
 import pyarrow as pa
 
 from simcore.tables import ranking_recall, resolve_topk_method
