@@ -4,9 +4,11 @@ Steps, each printed with its time:
   1. input   - check the raw files' structure (pipeline/input_check.py; the
                built-in sample is generated on first use)
   2. build   - one ``dbt build`` (models and tests) with the parameters as vars
-  3. publish - swap the ranking into SQLite in one transaction, keep run history
+  3. publish - swap the ranking into SQLite in one transaction, keep run history,
+               then swap the run's DuckDB file in as the analysts' warehouse
 A failure at any step exits non-zero, names what failed, records the failed
-run in ``ranking_runs`` and leaves the published ranking untouched.
+run in ``ranking_runs`` and leaves the published ranking and the analysts'
+warehouse untouched (the failed build is kept as ``<env>.failed.duckdb``).
 """
 from __future__ import annotations
 
@@ -23,8 +25,10 @@ from pipeline.input_check import RAW_TABLES, check_inputs, dbt_columns
 from pipeline.paths import (
     DEFAULT_RESULTS_TABLE,
     ENVIRONMENTS,
+    building_path,
     check_identifier,
     default_data_dir,
+    failed_build_path,
     sqlite_path,
     warehouse_path,
 )
@@ -133,13 +137,23 @@ def resolve_input(data_dir: Path | None, fmt: str, sample_users: int) -> tuple[P
     return data_dir, fmt, note
 
 
+def _keep_failed_build(building: Path, failed: Path, keep) -> Path | None:
+    try:
+        return keep(building, failed)
+    except OSError as exc:  # the run's own failure is what the user needs to read
+        print(f"(could not keep the failed build {building}: {exc})", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     from pipeline.publish import RunRecord, new_run_id, publish_ranking, record_failed_run, start_run
+    from pipeline.warehouse import keep_failed, remove_build, swap_in
 
     run_id = new_run_id(started)
+    building = building_path(args.env, run_id)
     target = (args.sqlite_path or sqlite_path(args.env)).resolve()
     run = RunRecord(run_id, args.results_table, started.isoformat(timespec="seconds"), {})
     print(f"run {run_id} (env {args.env}) -> {target} table {args.results_table}")
@@ -148,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         run.params = {"env": args.env}  # completed once the input is resolved
         for stale in start_run(target, run):  # recorded as 'running': a killed run leaves a trace
             print(f"run {stale} was interrupted (its process ended before finishing): marked failed")
+            for env in ENVIRONMENTS:
+                remove_build(building_path(env, stale))
         t = time.perf_counter()
         data_dir, fmt, note = resolve_input(args.data_dir, args.format, args.sample_users)
         checks = check_inputs(data_dir, fmt)
@@ -184,28 +200,33 @@ def main(argv: list[str] | None = None) -> int:
         print("[2/3] build   dbt build (models and tests)", flush=True)
         from pipeline.dbt_build import run_build
 
-        outcome = run_build(args.env, dbt_vars)
+        outcome = run_build(args.env, dbt_vars, database=building)
         if not outcome.success:
             from pipeline.warehouse import drop_summary
 
             failures = outcome.failures or ["unknown error"]
-            failures += drop_summary(warehouse_path(args.env), failures)
+            failures += drop_summary(building, failures)
             raise PipelineError("dbt build failed:\n  " + "\n  ".join(failures))
         print(f"[2/3] build   done  {time.perf_counter() - t:.1f} s", flush=True)
 
         t = time.perf_counter()
         from pipeline.warehouse import read_ranking, read_topk_recall
 
-        ranking = read_ranking(warehouse_path(args.env), run_id)
-        topk = read_topk_recall(warehouse_path(args.env), run_id)
+        ranking = read_ranking(building, run_id)
+        topk = read_topk_recall(building, run_id)
         counts = publish_ranking(target, run, ranking, keep_runs=args.keep_runs, topk=topk)
+        swap_in(building, warehouse_path(args.env))
         print(f"    top k: {topk['topk_method']}, recall@{topk['k']} {topk['recall_at_k']:.4f}"
               f" on {topk['sample_size']:,} sampled users", flush=True)
         print(f"[3/3] publish {counts['rows']:,} rows for {counts['users']:,} users"
               f"  {time.perf_counter() - t:.1f} s", flush=True)
     except (PipelineError, OSError, RuntimeError, ValueError, sqlite3.Error) as exc:
         message = str(exc)
+        kept = _keep_failed_build(building, failed_build_path(args.env), keep_failed)
         print(f"error: {message}", file=sys.stderr)
+        if kept:
+            print(f"the failed build is kept at {kept} for diagnosis; the warehouse"
+                  f" {warehouse_path(args.env)} still holds the last good build", file=sys.stderr)
         try:
             record_failed_run(target, run, message)
         except Exception as record_exc:  # the failure itself matters more than its record

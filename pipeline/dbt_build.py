@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.paths import PROJECT_DIR, check_env, warehouse_dir
@@ -52,11 +53,21 @@ def _printer(timings: dict[str, float]):
     return on_event
 
 
-def run_build(env: str, dbt_vars: Mapping[str, Any], *, select: list[str] | None = None) -> BuildOutcome:
-    """``dbt build`` of the whole project (or ``select``) against target ``env``."""
+def run_build(
+    env: str, dbt_vars: Mapping[str, Any], *, database: Path | None = None, select: list[str] | None = None
+) -> BuildOutcome:
+    """``dbt build`` of the whole project (or ``select``) against target ``env``.
+
+    ``database`` is the DuckDB file to build (profiles.yml reads it from
+    USER_SIM_WAREHOUSE_FILE); default: the target's own ``<env>.duckdb``.
+    """
     from dbt.cli.main import dbtRunner  # imported here: dbt is slow to import
 
     os.environ.update(dbt_environment())
+    if database is not None:
+        os.environ["USER_SIM_WAREHOUSE_FILE"] = str(database)
+    else:
+        os.environ.pop("USER_SIM_WAREHOUSE_FILE", None)
     args = [
         "build",
         "--project-dir", str(PROJECT_DIR),
@@ -75,7 +86,10 @@ def run_build(env: str, dbt_vars: Mapping[str, Any], *, select: list[str] | None
     if select:
         args += ["--select", *select]
     timings: dict[str, float] = {}
-    result = dbtRunner(callbacks=[_printer(timings)]).invoke(args)
+    try:
+        result = dbtRunner(callbacks=[_printer(timings)]).invoke(args)
+    finally:
+        os.environ.pop("USER_SIM_WAREHOUSE_FILE", None)
     failures: list[str] = []
     if result.exception is not None:
         failures.append(f"dbt could not run: {result.exception}")

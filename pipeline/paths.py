@@ -30,7 +30,18 @@ def warehouse_dir() -> Path:
 
 
 def warehouse_path(env: str) -> Path:
+    """The warehouse analysts read: the last good build of ``env`` (a run swaps it in whole)."""
     return warehouse_dir() / f"{check_env(env)}.duckdb"
+
+
+def building_path(env: str, run_id: str) -> Path:
+    """Where a run builds: a fresh file of its own, so it never locks the analysts' warehouse."""
+    return warehouse_dir() / f"{check_env(env)}.building-{run_id}.duckdb"
+
+
+def failed_build_path(env: str) -> Path:
+    """The last failed build, kept for diagnosis (its audit tables say what broke)."""
+    return warehouse_dir() / f"{check_env(env)}.failed.duckdb"
 
 
 def sqlite_path(env: str) -> Path:

@@ -1,6 +1,16 @@
-"""Read the built ranking out of the DuckDB warehouse, ready to publish."""
+"""The run's DuckDB warehouse: read the built ranking out of it, then swap it in for analysts.
+
+A run builds into a fresh file of its own (``paths.building_path``) and never
+opens the warehouse analysts read (``<env>.duckdb``), so a connection left open
+there, read-only or not, never blocks a run and a run never blocks a reader.
+When the run has published, its file replaces ``<env>.duckdb`` in one rename:
+a new connection sees the new build; one already open keeps reading the build
+it opened (the old file stays readable until it is closed). A failed build is
+kept as ``<env>.failed.duckdb`` and ``<env>.duckdb`` is left as it was.
+"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +104,49 @@ def drop_summary(warehouse: Path, failures: list[str]) -> list[str]:
     finally:
         con.close()
     return lines
+
+
+def _sidecars(database: Path) -> list[Path]:
+    return [database.with_name(database.name + suffix) for suffix in (".wal", ".tmp")]
+
+
+def _checkpoint(database: Path) -> None:
+    """Fold the write-ahead log into the file so that the file alone holds the build."""
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def swap_in(building: Path, warehouse: Path) -> None:
+    """Make the finished build the analysts' warehouse in one atomic rename."""
+    _checkpoint(building)
+    for stale in _sidecars(warehouse):  # a WAL of the old file must not be replayed into the new one
+        stale.unlink(missing_ok=True)
+    os.replace(building, warehouse)
+    for leftover in _sidecars(building):
+        leftover.unlink(missing_ok=True)
+
+
+def keep_failed(building: Path, failed: Path) -> Path | None:
+    """Keep a failed build for diagnosis (replacing the previous failed one); None if nothing was built."""
+    if not building.exists():
+        return None
+    try:
+        _checkpoint(building)
+    except duckdb.Error:
+        pass  # a half-written build is still worth keeping as it is
+    for stale in _sidecars(failed):
+        stale.unlink(missing_ok=True)
+    os.replace(building, failed)
+    for leftover in _sidecars(building):
+        if leftover.exists():
+            os.replace(leftover, failed.with_name(failed.name + leftover.name[len(building.name):]))
+    return failed
+
+
+def remove_build(building: Path) -> None:
+    """Delete the build file of a run that was interrupted (its process ended before the swap)."""
+    for path in (building, *_sidecars(building)):
+        path.unlink(missing_ok=True)

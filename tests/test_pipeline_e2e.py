@@ -5,11 +5,15 @@ import csv
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from tests.conftest import FIXTURES, run_module
+from tests.conftest import FIXTURES, PROJECT_DIR, pipeline_env, run_module
 
 pytestmark = pytest.mark.e2e
 # the hand derivation uses the original system's features: no IDF, no engagement, no course identity
@@ -106,6 +110,52 @@ def test_failing_dbt_test_leaves_published_ranking_unchanged(tmp_path: Path, run
     assert (dump(db, "user_ranking"), dump(db, "user_ranking_history")) == before
     statuses = [r[0] for r in sqlite3.connect(db).execute("select status from ranking_runs order by started_at")]
     assert sorted(statuses) == ["failed", "published"]
+    # the analysts' warehouse still holds the published run; the failed build is kept beside it
+    warehouse = tmp_path / "warehouse"
+    assert warehouse_run_ids(warehouse / "dev.duckdb") == {before[0][0][-2]}
+    assert f"the failed build is kept at {warehouse / 'dev.failed.duckdb'}" in result.stderr
+    con = duckdb.connect(str(warehouse / "dev.failed.duckdb"), read_only=True)
+    assert con.execute("select count(distinct assessment_score) from stg_user_assessment_scores").fetchone() == (1,)
+    con.close()
+    assert list(warehouse.glob("*.building-*")) == []
+
+
+def warehouse_run_ids(path: Path) -> set[str]:
+    """Run ids in a warehouse file, read by a separate process (DuckDB caches open files per process)."""
+    code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True);"
+            " print(*[r[0] for r in con.sql('select distinct run_id from user_ranking').fetchall()])")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, run_pipeline, generated: Path) -> None:
+    db = tmp_path / "r.db"
+    warehouse = tmp_path / "warehouse"
+    assert run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db)).returncode == 0
+    (run1,) = warehouse_run_ids(warehouse / "dev.duckdb")
+    analyst = duckdb.connect(str(warehouse / "dev.duckdb"), read_only=True)  # left open, as in a notebook
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "--data-dir", str(generated), "--sqlite-path", str(db)],
+                           cwd=PROJECT_DIR, env=pipeline_env(tmp_path), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(warehouse.glob("dev.building-*.duckdb")):  # the run is building
+            assert run.poll() is None and time.monotonic() < deadline, "the run ended before building"
+            time.sleep(0.2)
+        # a second reader opens the warehouse while the run builds (another process, as a second analyst)
+        assert warehouse_run_ids(warehouse / "dev.duckdb") == {run1}
+        output = run.communicate(timeout=300)[0]
+    finally:
+        run.kill()
+    assert run.returncode == 0, output
+    (run2,) = sqlite3.connect(db).execute("select distinct run_id from user_ranking").fetchone()
+    assert run2 != run1
+    # the open connection keeps the build it opened; a new one sees the new build
+    assert analyst.sql("select distinct run_id from user_ranking").fetchall() == [(run1,)]
+    assert analyst.execute("select count(*) from user_ranking").fetchone() == (1500,)
+    analyst.close()
+    assert warehouse_run_ids(warehouse / "dev.duckdb") == {run2}
+    assert sorted(p.name for p in warehouse.glob("dev*")) == ["dev.duckdb"]
 
 
 def test_corrupt_input_file_fails_cleanly(tmp_path: Path, run_pipeline, generated: Path) -> None:
