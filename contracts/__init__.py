@@ -3,4 +3,5 @@
 Kept free of heavy imports, so the API server can import it:
 
 - :mod:`contracts.raw`       the four raw tables and their columns, read from dbt's ``_sources.yml``
+- :mod:`contracts.published` the published ranking columns, read from the `published_ranking` mart's contract
 """

@@ -19,30 +19,7 @@ import pyarrow as pa
 
 from pipeline.input_check import RAW_TABLES
 
-RANKING_QUERY = """
-select
-    ranking.user_handle,
-    ranking.rank,
-    ranking.similar_user_handle,
-    ranking.score,
-    ranking.score_interests,
-    ranking.score_assessments,
-    ranking.score_course_views,
-    reasons.n_shared_interests,
-    reasons.n_shared_course_tags,
-    reasons.n_shared_courses,
-    reasons.n_shared_assessments,
-    to_json(reasons.shared_interests)::varchar as shared_interests,
-    to_json(reasons.shared_course_tags)::varchar as shared_course_tags,
-    to_json(reasons.shared_courses)::varchar as shared_courses,
-    to_json(reasons.shared_assessments)::varchar as shared_assessments,
-    ranking.run_id,
-    ranking.run_at
-from user_ranking as ranking
-left join user_ranking_reasons as reasons
-    using (user_handle, similar_user_handle)
-order by ranking.user_handle, ranking.rank
-"""
+RANKING_QUERY = "select * from published_ranking order by user_handle, rank"  # models/marts/published_ranking.sql
 
 
 def read_ranking(warehouse: Path, run_id: str) -> pa.Table:

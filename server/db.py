@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from contracts.published import COLUMN_NAMES
 from pipeline.paths import check_identifier
-from pipeline.schema import COLUMN_NAMES
 from server.errors import RankingUnavailable
 
 # Published columns the API reads: all but the user's own handle.

@@ -128,6 +128,17 @@ def warehouse_run_ids(path: Path) -> set[str]:
     return set(out.stdout.split())
 
 
+def dbt_show_every_model(workdir: Path, data_dir: Path) -> subprocess.CompletedProcess:
+    """``dbt show --target analyst`` of every model in one dbt invocation; prints {model: status} as JSON."""
+    code = ("import json, sys; from dbt.cli.main import dbtRunner;"
+            " res = dbtRunner().invoke(['show', '--profiles-dir', '.', '--target', 'analyst', '--limit', '1',"
+            " '-s', 'resource_type:model', '--vars', json.dumps({'data_dir': sys.argv[1]}), '--quiet']);"
+            " print(json.dumps({r.node.name: str(r.status) for r in (res.result or [])"
+            " if r.node.resource_type == 'model'}))")
+    return subprocess.run([sys.executable, "-c", code, str(data_dir)], cwd=PROJECT_DIR, env=pipeline_env(workdir),
+                          capture_output=True, text=True, timeout=300)
+
+
 def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, run_pipeline, generated: Path) -> None:
     db = tmp_path / "r.db"
     warehouse = tmp_path / "warehouse"
@@ -153,6 +164,12 @@ def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, r
     # the open connection keeps the build it opened; a new one sees the new build
     assert analyst.sql("select distinct run_id from user_ranking").fetchall() == [(run1,)]
     assert analyst.execute("select count(*) from user_ranking").fetchone() == (1500,)
+    # with the notebook still open, dbt show works on every model through the read-only target
+    shown = dbt_show_every_model(tmp_path, generated)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    models = {p.stem for p in (PROJECT_DIR / "models").rglob("*.sql")} | {
+        p.stem for p in (PROJECT_DIR / "python_models").glob("*.py")}
+    assert json.loads(shown.stdout.splitlines()[-1]) == {m: "success" for m in models}
     analyst.close()
     assert warehouse_run_ids(warehouse / "dev.duckdb") == {run2}
     assert sorted(p.name for p in warehouse.glob("dev*")) == ["dev.duckdb"]

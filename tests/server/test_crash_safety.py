@@ -204,7 +204,7 @@ def big_ranking(run_id: str, run_at: str, users: int) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    from pipeline.schema import COLUMN_NAMES
+    from contracts.published import COLUMN_NAMES
 
     k, n = 5, users * 5
     handles = np.repeat(np.arange(1, users + 1, dtype=np.int64), k)
