@@ -11,8 +11,10 @@ prints the client's address, is replaced by the app's own request line
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -56,8 +58,33 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
     return args
 
 
+def bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served, as one line naming what to do; None when it can.
+
+    Checked before the app starts so that a port in use is one clear line, not
+    a banner followed by Werkzeug's message.
+    """
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Werkzeug binds
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is already in use (an earlier runserver or make serve?):"
+                        f" stop that process, or pass --port N")
+            if exc.errno == errno.EACCES:
+                return f"no permission to bind port {port} on {host}: use a port above 1023 (--port N)"
+            return f"cannot bind {host}:{port}: {exc.strerror}; check --host"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = bind_problem(args.host, args.port)
+    if problem:
+        print(f"runserver: {problem}", file=sys.stderr)
+        return 1
     from server.app import create_app
     from server.config import ConfigError
 

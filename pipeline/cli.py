@@ -19,6 +19,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
 from contracts.cli_help import DefaultsHelpFormatter
 from contracts.defaults import var
 from pipeline.input_check import RAW_TABLES, check_inputs, dbt_columns
@@ -30,8 +32,10 @@ from pipeline.paths import (
     default_data_dir,
     failed_build_path,
     sqlite_path,
+    warehouse_dir,
     warehouse_path,
 )
+from pipeline.user_errors import UsageError, ensure_writable_folder, explain
 from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
 from simcore.tables import TOPK_METHODS
 
@@ -157,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     target = (args.sqlite_path or sqlite_path(args.env)).resolve()
     run = RunRecord(run_id, args.results_table, started.isoformat(timespec="seconds"), {})
     print(f"run {run_id} (env {args.env}) -> {target} table {args.results_table}")
+    try:  # before anything is recorded: a run that cannot write has nowhere to record its failure
+        ensure_writable_folder(target.parent, "the SQLite", "pass --sqlite-path FILE in a writable folder")
+        ensure_writable_folder(warehouse_dir(), "the warehouse", "set USER_SIM_WAREHOUSE_DIR to a writable folder")
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         weights = validate(args)
         run.params = {"env": args.env}  # completed once the input is resolved
@@ -220,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
               f" on {topk['sample_size']:,} sampled users", flush=True)
         print(f"[3/3] publish {counts['rows']:,} rows for {counts['users']:,} users"
               f"  {time.perf_counter() - t:.1f} s", flush=True)
-    except (PipelineError, OSError, RuntimeError, ValueError, sqlite3.Error) as exc:
-        message = str(exc)
+    except (PipelineError, OSError, RuntimeError, ValueError, sqlite3.Error, duckdb.Error) as exc:
+        message = explain(exc, target)
         kept = _keep_failed_build(building, failed_build_path(args.env), keep_failed)
         print(f"error: {message}", file=sys.stderr)
         if kept:

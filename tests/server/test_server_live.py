@@ -125,3 +125,19 @@ def test_runserver_arguments() -> None:
     assert (explicit.host, explicit.port) == ("0.0.0.0", 8080)
     with pytest.raises(SystemExit):
         parse_args([], {"PORT": "http"})
+
+
+def test_runserver_port_in_use_is_one_line_naming_what_to_do(db_path: Path) -> None:
+    """A server left running (or any program) on the port: one line, exit 1, no banner, no traceback."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "runserver", "--port", str(port)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=30,
+                                env={**os.environ, "SIMILARITY_DB_PATH": str(db_path), "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr and "--port N" in result.stderr
