@@ -237,3 +237,24 @@ def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipelin
             "select user_handle, rank, similar_user_handle, round(score, 5) from user_ranking order by 1, 2"
         ).fetchall())
     assert rankings[0] == rankings[1]
+
+
+def test_views_without_a_course_catalogue_are_kept_by_course_identity(tmp_path: Path, run_pipeline,
+                                                                      generated: Path) -> None:
+    """course_tags not available (header only): every view is kept and the course itself is the feature."""
+    raw = tmp_path / "raw"
+    shutil.copytree(generated, raw)
+    (raw / "course_tags.csv").write_text("course_id,course_tags\n")
+    db = tmp_path / "r.db"
+    result = run_pipeline("--data-dir", str(raw), "--sqlite-path", str(db))
+    assert result.returncode == 0, result.stdout + result.stderr
+    con = duckdb.connect(str(tmp_path / "warehouse" / "dev.duckdb"), read_only=True)
+    reasons = dict(con.execute("select drop_reason, dropped_rows from audit_dropped_rows"
+                               " where source_table = 'user_course_views'").fetchall())
+    assert "unknown_course" not in reasons
+    raw_views = len((raw / "user_course_views.csv").read_text().splitlines()) - 1
+    kept = con.execute("select count(*) from stg_user_course_views").fetchone()[0]
+    assert kept + sum(reasons.values()) == raw_views and kept > 0.9 * raw_views
+    with sqlite3.connect(db) as published:
+        assert published.execute("select count(*) from user_ranking where score_course_views > 0").fetchone()[0] > 0
+        assert published.execute("select max(n_shared_course_tags) from user_ranking").fetchone()[0] == 0

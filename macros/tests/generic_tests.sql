@@ -118,3 +118,24 @@ select count(*) as n_rows
 from {{ model }}
 having count(*) <> {{ expected }}
 {% endtest %}
+
+
+{#- The rule for course views: a kept view's course is listed in the catalogue
+    (`catalogue`, the raw course_tags rows), possibly with an empty tag, which
+    keeps the view as a course-identity feature with no tag features. Views of
+    unlisted courses are dropped as `unknown_course`; with an empty catalogue
+    (course_tags not available) every course counts as known. -#}
+{% test course_is_known(model, column_name, catalogue) %}
+with
+
+listed as (
+    select distinct course_id from {{ catalogue }}
+    where course_id is not null
+)
+
+select views.{{ column_name }}
+from {{ model }} as views
+where
+    exists (select 1 from listed)
+    and views.{{ column_name }} not in (select listed.course_id from listed)
+{% endtest %}

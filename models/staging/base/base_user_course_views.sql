@@ -17,6 +17,10 @@ catalogue as (
     where course_id is not null
 ),
 
+catalogue_size as (
+    select count(*) as n_courses from catalogue
+),
+
 typed as (
     select
         -- raw values, for the audit sample
@@ -49,7 +53,8 @@ leveled as (
     select
         typed.* exclude (level_key),  -- noqa: RF02
         levels.level,
-        catalogue.course_id is not null as is_known_course,
+        -- without a catalogue (course_tags has no rows: not available) no view can be checked, so all count
+        catalogue.course_id is not null or catalogue_size.n_courses = 0 as is_known_course,
         case
             when typed.view_time_number between 0 and 86400 then round(typed.view_time_number)::bigint
         end as view_time_seconds
@@ -58,6 +63,7 @@ leveled as (
         on typed.level_key = lower(levels.level)
     left join catalogue
         on typed.course_id = catalogue.course_id
+    cross join catalogue_size
 ),
 
 validated as (
