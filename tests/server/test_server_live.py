@@ -93,6 +93,20 @@ def test_cli_client(live_server: Any, publisher: Publisher, db_path: Path) -> No
     assert invalid.returncode == 1 and "invalid_user_handle" in invalid.stderr
 
 
+def test_installed_client_runs_from_any_folder(live_server: Any, publisher: Publisher, db_path: Path,
+                                               tmp_path: Path) -> None:
+    """`pip install -r requirements.txt` installs the project (-e .): `user-similarity` works outside the checkout."""
+    command = Path(sys.executable).parent / "user-similarity"
+    assert command.exists(), f"{command} missing: install with pip install -r requirements.txt (it ends with -e .)"
+    run_id = publisher.run()
+    port = live_server(db_path, kind="dev").rsplit(":", 1)[1]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # no help from the checkout's path
+    answer = subprocess.run([str(command), "--user_id", "7", "--port", port], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=30, env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout) == legacy(publisher, run_id, 7)
+
+
 def test_cli_client_server_down() -> None:
     down = client_cli("--user_id", "7", "--port", str(free_port()), "--timeout", "3")
     assert down.returncode == 3 and down.stdout == ""
