@@ -13,6 +13,13 @@ FIXTURES = PROJECT_DIR / "seeds" / "fixtures"
 REAL_DATA = PROJECT_DIR.parent / "shared" / "data" / "real"
 
 
+def require_real_data() -> Path:
+    """The team's real sample tables; a test that needs them fails (never skips) when they are absent."""
+    assert (REAL_DATA / "course_tags.csv").exists(), (
+        f"{REAL_DATA} not found: clone this repository beside ../shared (README, Tests and CI)")
+    return REAL_DATA
+
+
 def pipeline_env(workdir: Path) -> dict[str, str]:
     """Environment that keeps a test's warehouse and dbt artefacts inside ``workdir``."""
     env = dict(os.environ)

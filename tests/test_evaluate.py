@@ -335,14 +335,13 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_fill_missing_then_holdout_on_the_real_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The real sample has two of the four tables: completed with headers, its assessments can be held out."""
-    from tests.conftest import REAL_DATA
+    from tests.conftest import require_real_data
 
-    if not (REAL_DATA / "user_assessment_scores.csv").exists():
-        pytest.skip(f"real sample not available at {REAL_DATA}")
+    real_data = require_real_data()
     raw = tmp_path / "real"
-    assert main(["fill-missing", "--data-dir", str(REAL_DATA), "--out", str(raw)]) == 0
+    assert main(["fill-missing", "--data-dir", str(real_data), "--out", str(raw)]) == 0
     assert (raw / "user_interests.csv").read_text() == "user_handle,interest_tag,date_followed\n"
-    assert (raw / "course_tags.csv").read_bytes() == (REAL_DATA / "course_tags.csv").read_bytes()
+    assert (raw / "course_tags.csv").read_bytes() == (real_data / "course_tags.csv").read_bytes()
     summary = holdout(raw, tmp_path / "masked", fraction=0.2, seed=11, kinds=["assessments"])[0]
     # 6,571 (user, tag) pairs of 3,114 users; 1,734 users have one assessment and keep it
     assert (summary.pairs, summary.users) == (6571, 3114)

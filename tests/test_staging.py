@@ -9,9 +9,8 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from tests.conftest import FIXTURES, REAL_DATA
+from tests.conftest import FIXTURES, require_real_data
 
 DIRTY_EXPECTED = {  # seeds/fixtures/dirty/EXPECTED.md, row by row
     "user_interests": (10, 5, {"duplicate": 1, "missing_tag": 1, "invalid_user_handle": 1,
@@ -57,12 +56,12 @@ def test_dirty_fixture_drops_exactly_the_documented_rows(tmp_path: Path, run_pip
     assert '"user_handle":"abc"' in samples[0]
 
 
-@pytest.mark.skipif(not REAL_DATA.exists(), reason="../shared/data/real is not beside the checkout")
 def test_real_sample_tables_keep_their_known_counts(tmp_path: Path, run_pipeline) -> None:
+    real = require_real_data()
     raw = tmp_path / "raw"
     raw.mkdir()
-    shutil.copy(REAL_DATA / "course_tags.csv", raw)
-    shutil.copy(REAL_DATA / "user_assessment_scores.csv", raw)
+    shutil.copy(real / "course_tags.csv", raw)
+    shutil.copy(real / "user_assessment_scores.csv", raw)
     # the two tables that are not shared: header only, i.e. not available
     (raw / "user_interests.csv").write_text("user_handle,interest_tag,date_followed\n")
     (raw / "user_course_views.csv").write_text(
