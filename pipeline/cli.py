@@ -50,7 +50,8 @@ class PipelineError(Exception):
     """A failure the user can act on; printed as one message, exit code 1."""
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """Every flag with its default (the defaults come from dbt_project.yml's vars)."""
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Compute the top-k most similar users of every user and publish them to SQLite.",
@@ -93,7 +94,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep-runs", type=int, default=5, help="published runs kept in history")
     parser.add_argument("--sample-users", type=int, default=DEFAULT_SAMPLE_USERS,
                         help="users in the built-in sample when it is generated")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def validate(args: argparse.Namespace) -> dict[str, float]:
