@@ -23,7 +23,7 @@ import duckdb
 
 from contracts.cli_help import DefaultsHelpFormatter
 from contracts.defaults import var
-from pipeline.input_check import RAW_TABLES, check_inputs, dbt_columns
+from pipeline.input_check import RAW_TABLES, check_inputs
 from pipeline.paths import (
     DEFAULT_RESULTS_TABLE,
     ENVIRONMENTS,
@@ -192,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         dbt_vars = {
             "data_dir": str(data_dir),
             "raw_format": fmt,
-            "raw_columns": dbt_columns(checks),
             "max_drop_share": args.max_drop_share,
             "weight_interests": weights["interests"],
             "weight_assessments": weights["assessments"],

@@ -187,7 +187,7 @@ def test_well_formed_files_pass_with_crlf_bom_and_any_column_order(tmp_path: Pat
             b"60,Beginner,9,c1,2017-01-01,1,\"a, b\"\r\n"
     checks = check_inputs(write_raw(tmp_path, user_course_views=views), "csv")
     assert checks["user_course_views"].columns == [
-        "view_time_seconds", "level", "author_handle", "course_id", "view_date", "user_handle", "ignored_7"]
+        "view_time_seconds", "level", "author_handle", "course_id", "view_date", "user_handle", "note"]
     assert checks["user_course_views"].ignored == ["note"]
     assert checks["user_course_views"].rows == 1
 
@@ -238,3 +238,13 @@ def test_parquet_files_are_checked_for_columns(tmp_path: Path) -> None:
         "user_interests.parquet: not a readable Parquet file",
         "course_tags.parquet: missing column(s) course_tags",
     ]
+
+
+def test_a_value_starting_with_hash_is_data_not_a_comment(tmp_path: Path) -> None:
+    """The CSV dialect is fixed (comment = ''): a line starting with '#' is checked and read as a row."""
+    interests = b"user_handle,interest_tag,date_followed\n#1,python,2017-01-01\n2,r,2017-01-01\n"
+    assert check_inputs(write_raw(tmp_path, user_interests=interests), "csv")["user_interests"].rows == 2
+    from contracts.raw import csv_options
+
+    read = duckdb.sql(f"select user_handle from read_csv('{tmp_path / 'user_interests.csv'}', {csv_options()})")
+    assert read.fetchall() == [("#1",), ("2",)]  # dbt's reader keeps it too; staging then drops it as invalid
