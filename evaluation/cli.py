@@ -223,8 +223,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_fill_missing(args: argparse.Namespace) -> int:
     import shutil
 
-    from datagen.tables import SCHEMAS
-    from evaluation.items import RAW_TABLES
+    from contracts.raw import RAW_TABLES, expected_columns
 
     args.out.mkdir(parents=True, exist_ok=True)
     for table in RAW_TABLES:
@@ -234,7 +233,7 @@ def cmd_fill_missing(args: argparse.Namespace) -> int:
             shutil.copyfile(source, target)
             print(f"copied  {target}")
         else:
-            target.write_text(",".join(SCHEMAS[table].names) + "\n")
+            target.write_text(",".join(expected_columns()[table]) + "\n")
             print(f"header  {target} (absent from {args.data_dir})")
     return 0
 
