@@ -1,4 +1,4 @@
-"""``python -m pipeline.evaluate``: measure recommendation quality (argparse front end).
+"""``python -m evaluation``: measure recommendation quality (argparse front end).
 
 Subcommands:
   holdout       hide a share of each user's items before the pipeline runs
@@ -138,7 +138,7 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.evaluate", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m evaluation", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=__doc__.split("\n", 1)[1] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_holdout, _add_score, _add_compare, _add_tune, _add_fill_missing, _add_features):

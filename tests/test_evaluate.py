@@ -325,7 +325,7 @@ def test_cli_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: python -m pipeline.evaluate " + command in capsys.readouterr().out
+    assert "usage: python -m evaluation " + command in capsys.readouterr().out
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,3 +37,32 @@ def test_the_cli_defaults_are_the_dbt_vars() -> None:
     assert list(defaults["weights"]) == [declared[f"weight_{s}"] for s in ("interests", "assessments", "course_views")]
     assert defaults["recall_floor"] == declared["topk_recall_floor"]
     assert defaults["max_drop_share"] == declared["max_drop_share"]
+
+
+PACKAGES = ("contracts", "simcore", "datagen", "pipeline", "evaluation", "server", "benchmarks")
+
+
+def package_imports() -> dict[str, set[str]]:
+    """Package -> project packages its modules import (anywhere in the file, function-level imports included)."""
+    import ast
+
+    graph: dict[str, set[str]] = {p: set() for p in PACKAGES}
+    for package in PACKAGES:
+        for path in (PROJECT_DIR / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+                graph[package] |= {n.split(".")[0] for n in names if n.split(".")[0] in PACKAGES} - {package}
+    return graph
+
+
+def test_project_packages_import_each_other_without_cycles() -> None:
+    from graphlib import CycleError, TopologicalSorter
+
+    graph = package_imports()
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise AssertionError(f"import cycle between packages: {exc.args[1]}") from exc
+    assert order.index("contracts") < order.index("pipeline") < order.index("evaluation")
+    assert "pipeline" not in graph["simcore"] | graph["contracts"] | graph["datagen"]
