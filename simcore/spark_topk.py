@@ -182,7 +182,8 @@ def _run(session: Any, settings: SparkSettings, z: np.ndarray, k: int, step: int
         blocks = session.range(0, n, step, numPartitions=len(starts))
         task = partial(rank_blocks, vectors_file.name, step, k, decimals)
         result = blocks.mapInPandas(task, _RESULT_SCHEMA).toArrow()
-        print(f"    spark  top k on {settings.master}: {len(starts):,} tasks of up to {step:,} users", flush=True)
+        master = session.conf.get("spark.master", settings.master)
+        print(f"    spark  top k on {master}: {len(starts):,} tasks of up to {step:,} users", flush=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return _assemble(result, n, k)
