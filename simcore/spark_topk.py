@@ -21,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -129,6 +130,7 @@ def spark_session(settings: SparkSettings | None = None) -> Iterator[Any]:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local run listens on loopback only
     for key, value in settings.session_conf().items():
         builder = builder.config(key, value)
+    t = time.perf_counter()
     try:
         session = builder.getOrCreate()
     except ImportError as exc:  # Spark Connect's client libraries
@@ -136,6 +138,7 @@ def spark_session(settings: SparkSettings | None = None) -> Iterator[Any]:
                            f'"{PYSPARK_PIN.replace("==", "[connect]==")}"') from exc
     if not settings.is_connect:
         session.sparkContext.setLogLevel("ERROR")
+    print(f"    spark  session on {settings.master} in {time.perf_counter() - t:.1f} s", flush=True)
     try:
         yield session
     finally:
@@ -181,9 +184,11 @@ def _run(session: Any, settings: SparkSettings, z: np.ndarray, k: int, step: int
         # one block start per partition: range() splits evenly, so every task ranks exactly one block
         blocks = session.range(0, n, step, numPartitions=len(starts))
         task = partial(rank_blocks, vectors_file.name, step, k, decimals)
+        t = time.perf_counter()
         result = blocks.mapInPandas(task, _RESULT_SCHEMA).toArrow()
         master = session.conf.get("spark.master", settings.master)
-        print(f"    spark  top k on {master}: {len(starts):,} tasks of up to {step:,} users", flush=True)
+        print(f"    spark  top k on {master}: {len(starts):,} tasks of up to {step:,} users x {z.shape[1]} dims"
+              f" in {time.perf_counter() - t:.1f} s", flush=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return _assemble(result, n, k)

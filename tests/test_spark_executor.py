@@ -72,7 +72,7 @@ def test_pipeline_publishes_the_same_ranking_on_both_executors(
     on_spark = run_pipeline(*fixed, "--sqlite-path", str(tmp_path / "spark.db"), "--topk-executor", "spark")
     assert on_spark.returncode == 0, on_spark.stdout + on_spark.stderr
     # the blocks really ran as Spark tasks: 300 users in blocks of 64
-    assert "spark  top k on local[2]: 5 tasks of up to 64 users" in on_spark.stdout
+    assert "spark  top k on local[2]: 5 tasks of up to 64 users x " in on_spark.stdout
     assert "spark  top k" not in local.stdout
     columns, want = published(tmp_path / "local.db")
     assert {"score", "score_interests", "shared_interests", "n_shared_courses"} <= set(columns)
