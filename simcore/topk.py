@@ -5,10 +5,16 @@ against all users (``block @ Z.T``), its top k kept, and the block freed.
 Scores are compared after rounding to ``decimals`` places so that equal
 scores from float32 arithmetic tie exactly; ties are broken by the lower
 column index, which is the lower user handle when rows are ordered by handle.
+Each block is one single-threaded call of :func:`top_k_block`; blocks run side
+by side (here on threads, on Spark as tasks), so the result is the same for
+any thread count and either executor.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 DEFAULT_BLOCK_BYTES = 256 * 1024**2  # score block budget: 256 MiB of float32
 DEFAULT_DECIMALS = 6
@@ -130,10 +136,28 @@ def top_k(
     step, starts = block_starts(n, block_rows)
     neighbours = np.empty((n, k_eff), dtype=np.int64)
     best = np.empty((n, k_eff), dtype=np.float32)
-    for start in starts:
-        stop = min(start + step, n)
-        neighbours[start:stop], best[start:stop] = top_k_block(z, start, stop, k_eff, decimals)
+
+    def block(start: int) -> tuple[np.ndarray, np.ndarray]:
+        return top_k_block(z, start, min(start + step, n), k_eff, decimals)
+
+    # One BLAS thread per block, blocks side by side on the threads BLAS was given: a float32
+    # product's last bit depends on how BLAS splits it over threads, so this keeps the result
+    # independent of the thread count and equal to the Spark tasks' (one thread each).
+    workers = min(_blas_width(), len(starts))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                results = list(pool.map(block, starts))
+        else:
+            results = [block(start) for start in starts]
+    for start, (ids, scores) in zip(starts, results, strict=True):
+        neighbours[start:start + step], best[start:start + step] = ids, scores
     return neighbours, best
+
+
+def _blas_width() -> int:
+    """Threads the BLAS libraries may use here (the caller's :func:`simcore.threads.blas_threads` cap)."""
+    return max((lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"), default=1)
 
 
 def brute_force_top_k(vectors: np.ndarray, k: int, decimals: int = DEFAULT_DECIMALS) -> tuple[np.ndarray, np.ndarray]:
