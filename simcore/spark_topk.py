@@ -70,7 +70,12 @@ class SparkSettings:
         return cls(master, parse_conf(env.get("USER_SIM_SPARK_CONF", "")), Path(staging) if staging else None)
 
     def session_conf(self) -> dict[str, str]:
-        """Spark conf of a session built here: one BLAS thread per task, quiet console, then the user's conf."""
+        """Spark conf of a session built here: one BLAS thread per task, quiet console, then the user's conf.
+
+        A Spark Connect server owns its static conf, so a client sends only the user's.
+        """
+        if self.is_connect:
+            return dict(self.conf)
         conf = {f"spark.executorEnv.{name}": "1" for name in _ONE_THREAD_ENV}
         conf["spark.ui.showConsoleProgress"] = "false"
         if self.is_local:

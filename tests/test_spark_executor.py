@@ -146,6 +146,9 @@ def test_settings_from_environment() -> None:
     assert conf["spark.executorEnv.OPENBLAS_NUM_THREADS"] == "1"
     assert "spark.ui.enabled" not in conf  # a cluster keeps its UI; local runs turn it off
     assert SparkSettings("local[2]").session_conf()["spark.ui.enabled"] == "false"
+    # a Spark Connect server owns its static conf: the client sends only the user's items
+    assert SparkSettings("sc://h:15002", {"spark.sql.shuffle.partitions": "8"}).session_conf() == {
+        "spark.sql.shuffle.partitions": "8"}
 
 
 def test_conf_parsing_names_the_bad_item() -> None:
