@@ -2,20 +2,34 @@
 #   make run   - set up .venv, generate the default 10,000-user sample if missing,
 #                run the pipeline (one dbt build) and publish the ranking to SQLite
 #   make test  - set up .venv and run every test (lint included)
+#   make test SPARK=1 - also install requirements-spark.txt and require the Spark tests
+#                (they fail instead of skipping when pyspark or Java is missing); CI runs this
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
+SPARK ?= 0
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test lint serve bench clean
+.PHONY: run test lint serve bench clean spark
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+# the optional Spark executor of the top k (--topk-executor spark): pyspark and pandas on top
+$(SPARK_STAMP): requirements-spark.txt $(STAMP)
+	$(BIN)/pip install --quiet -r requirements-spark.txt
+	touch $(SPARK_STAMP)
+
+ifeq ($(SPARK),1)
+TEST_DEPS := $(SPARK_STAMP)
+export USER_SIM_REQUIRE_SPARK := 1
+endif
 
 run: $(STAMP)
 	$(BIN)/python -m pipeline --env dev --results_table user_ranking
@@ -25,8 +39,10 @@ lint: $(STAMP)
 	mkdir -p data/warehouse
 	$(BIN)/sqlfluff lint models --nocolor
 
-test: $(STAMP) lint
+test: $(STAMP) $(TEST_DEPS) lint
 	$(BIN)/python -m pytest
+
+spark: $(SPARK_STAMP)
 
 # exec: the server replaces the recipe's shell, so stopping make (Ctrl-C, kill) stops the server too
 serve: $(STAMP)
