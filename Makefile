@@ -10,6 +10,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
 SPARK ?= 0
+# dbt-bouncer requires duckdb<2 (this project pins duckdb 2), so it has a venv of
+# its own; it needs no dbt, only the manifest that `dbt parse` writes
+BOUNCER_VENV := .venv-bouncer
+BOUNCER_STAMP := $(BOUNCER_VENV)/.installed
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
@@ -31,13 +35,25 @@ TEST_DEPS := $(SPARK_STAMP)
 export USER_SIM_REQUIRE_SPARK := 1
 endif
 
+$(BOUNCER_STAMP): requirements-bouncer.txt
+	$(PYTHON) -m venv $(BOUNCER_VENV)
+	$(BOUNCER_VENV)/bin/pip install --quiet --upgrade pip
+	$(BOUNCER_VENV)/bin/pip install --quiet -r requirements-bouncer.txt
+	touch $(BOUNCER_STAMP)
+
 run: $(STAMP)
 	$(BIN)/python -m pipeline --env dev --results_table user_ranking
 
-lint: $(STAMP)
+# dbt parse writes target/manifest.json (no warehouse data needed) for the two
+# metadata linters: dbt-bouncer (dbt-bouncer.yml: naming, docs, grain and unit
+# tests) and dbt-score (every model at least 9.0, pyproject [tool.dbt-score])
+lint: $(STAMP) $(BOUNCER_STAMP)
 	$(BIN)/ruff check .
 	mkdir -p data/warehouse
 	$(BIN)/sqlfluff lint models --nocolor
+	$(BIN)/dbt parse --profiles-dir . --quiet
+	$(BOUNCER_VENV)/bin/dbt-bouncer run --config-file dbt-bouncer.yml
+	$(BIN)/dbt-score lint --manifest target/manifest.json
 
 test: $(STAMP) $(TEST_DEPS) lint
 	$(BIN)/python -m pytest
