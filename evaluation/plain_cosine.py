@@ -73,13 +73,14 @@ def sparse_top_k(z: sp.csr_matrix, k: int, block_rows: int = BLOCK_ROWS,
     k_eff = min(k, n - 1)
     if k_eff <= 0:
         return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+    z = z.astype(np.float64)  # float32 products can fall either side of a rounding boundary
     zt = z.T.tocsr()
     index = np.empty((n, k_eff), np.int64)
     best = np.empty((n, k_eff), np.float32)
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
-        scores = (z[start:stop] @ zt).toarray().astype(np.float32, copy=False)
-        np.round(scores, decimals, out=scores)
+        # products and rounding in float64, as brute_force_top_k: a tie stays a tie
+        scores = np.round((z[start:stop] @ zt).toarray(), decimals).astype(np.float32)
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         index[start:stop], best[start:stop] = rank_block(scores, k_eff)
     return index, best
