@@ -57,10 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work / "warehouse", ignore_errors=True)
     env = dict(os.environ, USER_SIM_WAREHOUSE_DIR=str(work / "warehouse"),
                USER_SIM_BLAS_THREADS=args.blas_threads, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [sys.executable, "-m", "pipeline", "--data-dir", str(raw), "--sqlite-path", str(work / "bench.db"),
-           *args.pipeline_args]
-    if args.topk_executor:
-        cmd += ["--topk-executor", args.topk_executor]
+    flags = [*args.pipeline_args, *(["--topk-executor", args.topk_executor] if args.topk_executor else [])]
+    cmd = [sys.executable, "-m", "pipeline", "--data-dir", str(raw), "--sqlite-path", str(work / "bench.db"), *flags]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     nodes = sorted(((float(m.group(3)), m.group(2)) for line in proc.stdout.splitlines()
                     if (m := NODE.match(line))), reverse=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"data {raw}; BLAS threads {args.blas_threads}; pipeline flags {cmd[7:]}")
+          f"data {raw}; BLAS threads {args.blas_threads}; pipeline flags {flags}")
     print(f"{'step':<34}{'seconds':>9}")
     for name in ("input", "build", "publish"):
         print(f"{name:<34}{steps.get(name, float('nan')):>9.1f}")

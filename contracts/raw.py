@@ -7,11 +7,11 @@ every one of them.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from contracts.locations import PROJECT_DIR
+
 SOURCES_YML = PROJECT_DIR / "models" / "staging" / "_sources.yml"
 SOURCE_NAME = "raw"
 

@@ -37,7 +37,7 @@ from pipeline.paths import (
 )
 from pipeline.user_errors import UsageError, ensure_writable_folder, explain
 from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
-from simcore.tables import TOPK_EXECUTORS, TOPK_METHODS
+from simcore.tables import TOPK_EXECUTORS, TOPK_METHODS, check_executor
 
 FEATURE_WEIGHTINGS = ("idf", "none")  # macros/feature_weighting.sql
 ENGAGEMENTS = ("log", "bins", "none")
@@ -136,9 +136,12 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
 
 def check_spark(method: str) -> None:
     """The Spark executor's preconditions, checked before dbt starts: exact top k, pyspark, Java, a valid master."""
-    if method == "ann":
-        raise PipelineError("--topk-executor spark runs the exact top k only; --topk-method ann runs on the local"
-                            " executor (use --topk-method exact or auto with spark, or --topk-executor local)")
+    try:
+        check_executor(method, "spark")  # the rule lives in simcore.tables; the CLI names its flags
+    except ValueError:
+        raise PipelineError(
+            "--topk-executor spark runs the exact top k only; --topk-method ann runs on the local"
+            " executor (use --topk-method exact or auto with spark, or --topk-executor local)") from None
     from simcore.spark_topk import check_available  # does not import pyspark
 
     try:

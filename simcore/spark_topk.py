@@ -37,6 +37,7 @@ from simcore.topk import DEFAULT_DECIMALS, block_starts, prepare_vectors, top_k_
 
 DEFAULT_MASTER = "local[2]"
 PYSPARK_PIN = "pyspark==4.0.5"  # requirements-spark.txt
+CONNECT_PIN = PYSPARK_PIN.replace("==", "[connect]==")  # Spark Connect's client extras
 _MASTER = re.compile(r"^(local(\[(\d+|\*)(,\d+)?\])?|spark://.+|yarn|k8s://.+|sc://.+)$")
 # one BLAS thread per task: Spark already runs one task per core
 _ONE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -104,7 +105,7 @@ def check_available(settings: SparkSettings | None = None) -> None:
         missing = [m for m in ("grpc", "grpc_status", "google.rpc", "pandas", "pyarrow") if not _has_module(m)]
         if missing:
             raise RuntimeError(f"Spark Connect ({settings.master}) needs {', '.join(missing)}: "
-                               f'pip install "{PYSPARK_PIN.replace("==", "[connect]==")}"')
+                               f'pip install "{CONNECT_PIN}"')
     elif not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         raise RuntimeError("--topk-executor spark starts a Spark driver, which needs Java 17+: set JAVA_HOME or "
                            "put java on PATH (Debian: apt-get install -y openjdk-17-jre-headless)")
@@ -140,7 +141,7 @@ def spark_session(settings: SparkSettings | None = None) -> Iterator[Any]:
         session = builder.getOrCreate()
     except ImportError as exc:  # Spark Connect's client libraries
         raise RuntimeError(f'Spark Connect needs its client libraries ({exc}): pip install '
-                           f'"{PYSPARK_PIN.replace("==", "[connect]==")}"') from exc
+                           f'"{CONNECT_PIN}"') from exc
     if not settings.is_connect:
         session.sparkContext.setLogLevel("ERROR")
     print(f"    spark  session on {settings.master} in {time.perf_counter() - t:.1f} s", flush=True)

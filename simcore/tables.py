@@ -69,6 +69,15 @@ def vectors_in_universe(vector_table: pa.Table, universe: np.ndarray) -> np.ndar
     return out
 
 
+def check_executor(method: str, executor: str) -> None:
+    """The one rule joining the two settings: Spark runs the exact top k only (``ann`` stays local)."""
+    if executor not in TOPK_EXECUTORS:
+        raise ValueError(f"topk_executor must be one of {', '.join(TOPK_EXECUTORS)}, got {executor!r}")
+    if executor == "spark" and method == "ann":
+        raise ValueError("topk_executor spark runs the exact top k only; the approximate one (topk_method ann)"
+                         " runs on the local executor: use topk_method exact or auto, or topk_executor local")
+
+
 def resolve_topk_method(method: str, n_users: int, exact_max_users: int, executor: str = "local") -> str:
     """``exact`` or ``ann``: ``auto`` is exact up to ``exact_max_users`` users (measured crossover, README).
 
@@ -77,12 +86,8 @@ def resolve_topk_method(method: str, n_users: int, exact_max_users: int, executo
     """
     if method not in TOPK_METHODS:
         raise ValueError(f"topk_method must be one of {', '.join(TOPK_METHODS)}, got {method!r}")
-    if executor not in TOPK_EXECUTORS:
-        raise ValueError(f"topk_executor must be one of {', '.join(TOPK_EXECUTORS)}, got {executor!r}")
+    check_executor(method, executor)
     if executor == "spark":
-        if method == "ann":
-            raise ValueError("topk_executor spark runs the exact top k only; the approximate one (topk_method ann)"
-                             " runs on the local executor: use topk_method exact or auto, or topk_executor local")
         return "exact"
     if method == "auto":
         return "exact" if n_users <= exact_max_users else "ann"
@@ -119,10 +124,7 @@ def rank_users(
     fixes the exact block size (None or 0: by memory budget).
     """
     universe, vectors, z = stacked_vectors(users, vector_tables, weights)
-    if executor not in TOPK_EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(TOPK_EXECUTORS)}, got {executor!r}")
-    if executor == "spark" and method != "exact":
-        raise ValueError(f"the spark executor runs the exact top k only, got method {method!r}")
+    check_executor(method, executor)
     if method == "exact" and executor == "spark":
         from simcore.spark_topk import spark_top_k  # pyspark only on this path
 
