@@ -25,22 +25,26 @@ from tests.conftest import FIXTURES, PROJECT_DIR, pipeline_env
 
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "python_models", "macros", "seeds")
 CANARY = "canary_wrong_expectation_must_fail"
+# On a leaf model with no unit tests of its own: dbt skips a model whose unit test fails, and with it any
+# later unit test of that model or its descendants, so the canary must not sit upstream of a real one.
 CANARY_YML = f"""
 version: 2
 unit_tests:
   - name: {CANARY}
-    description: Deliberately wrong (a user with interests only has no assessments); it must fail.
-    model: int_users_unioned
+    description: Deliberately wrong (one dropped row is counted as two); it must fail.
+    model: audit_dropped_rows
     given:
-      - input: ref('stg_user_interests')
-        rows: [{{user_handle: 1}}]
-      - input: ref('stg_user_assessment_scores')
+      - input: ref('base_user_interests')
+        rows: [{{drop_reason: unparseable_handle, raw_record: 'x'}}]
+      - input: ref('base_user_assessment_scores')
         rows: []
-      - input: ref('stg_user_course_views')
+      - input: ref('base_user_course_views')
+        rows: []
+      - input: ref('base_course_tags')
         rows: []
     expect:
       rows:
-        - {{user_handle: 1, has_interests: true, has_assessments: true, has_course_views: false}}
+        - {{source_table: user_interests, drop_reason: unparseable_handle, dropped_rows: 2}}
 """
 
 
