@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.paths import check_identifier
+from contracts.identifiers import check_identifier
 
 MISSING = -1
 

@@ -38,8 +38,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from contracts.identifiers import check_identifier
 from contracts.published import COLUMN_NAMES, RANKING_COLUMNS
-from pipeline.paths import check_identifier
 
 __all__ = [
     "COLUMN_NAMES", "RANKING_COLUMNS", "RunRecord", "new_run_id", "publish_ranking", "record_failed_run", "start_run",

@@ -13,12 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.paths import (
-    DEFAULT_RESULTS_TABLE,
-    check_env,
-    check_identifier,
-    sqlite_path,
-)
+from contracts.identifiers import DEFAULT_RESULTS_TABLE, check_env, check_identifier
+from contracts.locations import sqlite_path
 
 DEFAULT_DATABASE_ENV = "dev"
 MAX_BODY_BYTES = 4 * 1024  # the only body is {"user_handle": ...}; anything bigger is abuse
@@ -33,7 +29,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
     """Settings from ``environ`` (default ``os.environ``), then ``overrides``; validated.
 
     Adds ``DATABASE_PATH``: ``SIMILARITY_DB_PATH`` if set, else the pipeline's
-    published file of ``DATABASE_ENV`` (:func:`pipeline.paths.sqlite_path`).
+    published file of ``DATABASE_ENV`` (:func:`contracts.locations.sqlite_path`).
     """
     env = os.environ if environ is None else environ
     config: dict[str, Any] = {

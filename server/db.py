@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from contracts.identifiers import check_identifier
 from contracts.published import COLUMN_NAMES
-from pipeline.paths import check_identifier
 from server.errors import RankingUnavailable
 
 # Published columns the API reads: all but the user's own handle.
