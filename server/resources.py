@@ -47,8 +47,10 @@ LEGACY_QUERY = schemas.LegacyQuery()
 LEGACY_REQUEST = schemas.LegacyRequest()
 USER_PATH = schemas.UserPath()
 SIMILAR_USERS_QUERY = schemas.SimilarUsersQuery()
-SIMILAR_USERS = schemas.SimilarUsers()
-HEALTH = schemas.Health()
+# Responses go out through their schemas, compiled (schemas.compile_dump: same output, a tenth of the time).
+DUMP_LEGACY = schemas.compile_dump(schemas.LEGACY_RESPONSE)
+DUMP_SIMILAR_USERS = schemas.compile_dump(schemas.SimilarUsers())
+DUMP_HEALTH = schemas.compile_dump(schemas.Health())
 
 
 def store() -> RankingStore:
@@ -106,7 +108,7 @@ class LegacySimilarity(Resource):
         rows = store().top_neighbours(handle, LEGACY_K)
         if not rows:
             raise _user_not_found(handle)
-        return schemas.LEGACY_RESPONSE.serialize("answer", {"answer": {str(handle): rows}})
+        return DUMP_LEGACY({str(handle): rows})
 
     @staticmethod
     def _handle() -> int:
@@ -187,7 +189,7 @@ class SimilarUsers(Resource):
                 f" returning {len(ranking.rows)}"
             )
         body["neighbours"] = [_neighbour(row, explain) for row in ranking.rows]
-        return SIMILAR_USERS.dump(body)
+        return DUMP_SIMILAR_USERS(body)
 
 
 def _neighbour(row: sqlite3.Row, explain: bool) -> dict[str, Any]:
@@ -233,7 +235,7 @@ class Health(Resource):
     def get(self) -> dict[str, Any]:
         facts = store().health()
         published = facts["published_at"] or facts["run_at"]
-        return HEALTH.dump({
+        return DUMP_HEALTH({
             "status": "ok",
             "database": "readable",
             "results_table": store().table,

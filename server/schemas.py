@@ -253,3 +253,54 @@ class OpenApi(Schema):
     class Meta:
         unknown = EXCLUDE  # an object; its own schema is the OpenAPI 3.1 specification
         description = "OpenAPI 3.1 document."
+
+
+# -- fast dumping --------------------------------------------------------------------
+def compile_dump(schema: Schema | fields.Field) -> Any:
+    """A plain function that dumps like ``schema.dump`` (or ``field.serialize``) for the fields used here.
+
+    marshmallow spends about 2 µs a field, a third of a request's time in the app for ``explain=true``;
+    this walks the schema once and returns closures that do the same (declared keys in declared
+    order, absent keys left out, ``Rounded`` rounding, int/str/bool/float coercion, ``None`` kept).
+    A test checks it against marshmallow's own ``dump`` on real answers.
+    """
+    if isinstance(schema, Schema):
+        getters = [(name, field.attribute or name, compile_dump(field)) for name, field in schema.dump_fields.items()]
+
+        def dump_object(obj: Any) -> dict[str, Any]:
+            out = {}
+            for key, attribute, dump in getters:
+                try:
+                    value = obj[attribute]
+                except (KeyError, IndexError):
+                    continue
+                out[key] = dump(value)
+            return out
+
+        return dump_object
+    field = schema
+    if isinstance(field, fields.Nested):
+        inner = compile_dump(field.schema)
+        if field.many:
+            return lambda value: None if value is None else [inner(item) for item in value]
+        return lambda value: None if value is None else inner(value)
+    if isinstance(field, fields.List):
+        item = compile_dump(field.inner)
+        return lambda value: None if value is None else [item(each) for each in value]
+    if isinstance(field, fields.Dict):
+        key = compile_dump(field.key_field) if field.key_field else _same
+        val = compile_dump(field.value_field) if field.value_field else _same
+        return lambda value: None if value is None else {key(k): val(v) for k, v in value.items()}
+    if isinstance(field, Rounded):
+        places = field.places
+        return lambda value: None if value is None else round(value, places)
+    for kind, cast in ((fields.Boolean, bool), (fields.Integer, int), (fields.Float, float), (fields.String, str)):
+        if isinstance(field, kind):
+            return lambda value, cast=cast: None if value is None else cast(value)
+    if type(field) is fields.Raw:
+        return _same
+    raise TypeError(f"compile_dump does not know {type(field).__name__}")
+
+
+def _same(value: Any) -> Any:
+    return value
