@@ -2,14 +2,22 @@
 #   make run   - set up .venv, generate the default 10,000-user sample if missing,
 #                run the pipeline (one dbt build) and publish the ranking to SQLite
 #   make test  - set up .venv and run every test (lint included)
+#   make test SPARK=1 - also install requirements-spark.txt and require the Spark tests
+#                (they fail instead of skipping when pyspark or Java is missing); CI runs this
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
+SPARK ?= 0
+# dbt-bouncer requires duckdb<2 (this project pins duckdb 2), so it has a venv of
+# its own; it needs no dbt, only the manifest that `dbt parse` writes
+BOUNCER_VENV := .venv-bouncer
+BOUNCER_STAMP := $(BOUNCER_VENV)/.installed
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test lint serve bench clean
+.PHONY: run test lint serve bench clean spark
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,16 +25,40 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# the optional Spark executor of the top k (--topk-executor spark): pyspark and pandas on top
+$(SPARK_STAMP): requirements-spark.txt $(STAMP)
+	$(BIN)/pip install --quiet -r requirements-spark.txt
+	touch $(SPARK_STAMP)
+
+ifeq ($(SPARK),1)
+TEST_DEPS := $(SPARK_STAMP)
+export USER_SIM_REQUIRE_SPARK := 1
+endif
+
+$(BOUNCER_STAMP): requirements-bouncer.txt
+	$(PYTHON) -m venv $(BOUNCER_VENV)
+	$(BOUNCER_VENV)/bin/pip install --quiet --upgrade pip
+	$(BOUNCER_VENV)/bin/pip install --quiet -r requirements-bouncer.txt
+	touch $(BOUNCER_STAMP)
+
 run: $(STAMP)
 	$(BIN)/python -m pipeline --env dev --results_table user_ranking
 
-lint: $(STAMP)
+# dbt parse writes target/manifest.json (no warehouse data needed) for the two
+# metadata linters: dbt-bouncer (dbt-bouncer.yml: naming, docs, grain and unit
+# tests) and dbt-score (every model at least 9.0, pyproject [tool.dbt-score])
+lint: $(STAMP) $(BOUNCER_STAMP)
 	$(BIN)/ruff check .
 	mkdir -p data/warehouse
 	$(BIN)/sqlfluff lint models --nocolor
+	$(BIN)/dbt parse --profiles-dir . --quiet
+	$(BOUNCER_VENV)/bin/dbt-bouncer run --config-file dbt-bouncer.yml
+	$(BIN)/dbt-score lint --manifest target/manifest.json
 
-test: $(STAMP) lint
+test: $(STAMP) $(TEST_DEPS) lint
 	$(BIN)/python -m pytest
+
+spark: $(SPARK_STAMP)
 
 # exec: the server replaces the recipe's shell, so stopping make (Ctrl-C, kill) stops the server too
 serve: $(STAMP)

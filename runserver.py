@@ -81,7 +81,8 @@ def bind_problem(host: str, port: int) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    problem = bind_problem(args.host, args.port)
+    # with --debug, Werkzeug's reloader child serves on the socket its parent bound (WERKZEUG_SERVER_FD)
+    problem = None if os.environ.get("WERKZEUG_SERVER_FD") else bind_problem(args.host, args.port)
     if problem:
         print(f"runserver: {problem}", file=sys.stderr)
         return 1

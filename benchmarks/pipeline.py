@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="benchmark these raw tables instead")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the exact sparse-cosine reference (benchmarks.sparse_baseline)")
+    parser.add_argument("--topk-executor", choices=["local", "spark"], default=None,
+                        help="python -m pipeline --topk-executor (spark: master from USER_SIM_SPARK_MASTER)")
     parser.add_argument("pipeline_args", nargs="*", help="after --: extra flags for python -m pipeline")
     args = parser.parse_args(argv)
 
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                USER_SIM_BLAS_THREADS=args.blas_threads, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     cmd = [sys.executable, "-m", "pipeline", "--data-dir", str(raw), "--sqlite-path", str(work / "bench.db"),
            *args.pipeline_args]
+    if args.topk_executor:
+        cmd += ["--topk-executor", args.topk_executor]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     nodes = sorted(((float(m.group(3)), m.group(2)) for line in proc.stdout.splitlines()
                     if (m := NODE.match(line))), reverse=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"data {raw}; BLAS threads {args.blas_threads}; pipeline flags {args.pipeline_args}")
+          f"data {raw}; BLAS threads {args.blas_threads}; pipeline flags {cmd[7:]}")
     print(f"{'step':<34}{'seconds':>9}")
     for name in ("input", "build", "publish"):
         print(f"{name:<34}{steps.get(name, float('nan')):>9.1f}")
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<32}{seconds:>9.1f}")
     print(f"peak RSS of the pipeline process: {peak_mib:,.0f} MiB")
     for line in proc.stdout.splitlines():
-        if line.strip().startswith("top k:"):
+        if line.strip().startswith(("top k:", "spark ")):
             print(line.strip())
     if args.baseline:
         from benchmarks.sparse_baseline import run as baseline_run

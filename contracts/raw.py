@@ -24,4 +24,11 @@ def expected_columns() -> dict[str, tuple[str, ...]]:
     return {t["name"]: tuple(c["name"] for c in t["columns"]) for t in raw["tables"]}
 
 
+@cache
+def csv_options() -> str:
+    """The read_csv options every raw CSV is read with: by dbt (the source's template) and by the input check."""
+    sources = yaml.safe_load(SOURCES_YML.read_text())["sources"]
+    return str(next(s for s in sources if s["name"] == SOURCE_NAME)["meta"]["csv_options"])
+
+
 RAW_TABLES: tuple[str, ...] = tuple(expected_columns())

@@ -1,4 +1,4 @@
-"""Offline evaluation of the similar-users ranking: ``python -m pipeline.evaluate``.
+"""Offline evaluation of the similar-users ranking: ``python -m evaluation``.
 
 Two ways to say whether "similar users" are similar, both applied to any
 neighbour list (a published ranking or a baseline computed here):

@@ -1,4 +1,4 @@
-"""``python -m pipeline.evaluate``: measure recommendation quality (argparse front end).
+"""``python -m evaluation``: measure recommendation quality (argparse front end).
 
 Subcommands:
   holdout       hide a share of each user's items before the pipeline runs
@@ -138,7 +138,7 @@ def _add_features(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.evaluate", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m evaluation", formatter_class=argparse.RawDescriptionHelpFormatter,
         description=__doc__.split("\n", 1)[1] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_holdout, _add_score, _add_compare, _add_tune, _add_fill_missing, _add_features):
@@ -223,8 +223,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_fill_missing(args: argparse.Namespace) -> int:
     import shutil
 
-    from datagen.tables import SCHEMAS
-    from evaluation.items import RAW_TABLES
+    from contracts.raw import RAW_TABLES, expected_columns
 
     args.out.mkdir(parents=True, exist_ok=True)
     for table in RAW_TABLES:
@@ -234,7 +233,7 @@ def cmd_fill_missing(args: argparse.Namespace) -> int:
             shutil.copyfile(source, target)
             print(f"copied  {target}")
         else:
-            target.write_text(",".join(SCHEMAS[table].names) + "\n")
+            target.write_text(",".join(expected_columns()[table]) + "\n")
             print(f"header  {target} (absent from {args.data_dir})")
     return 0
 

@@ -159,5 +159,5 @@ def read_manifest(masked_dir: Path) -> dict:
     """The ``holdout.json`` of a masked folder (which kinds were hidden, with what fraction)."""
     path = Path(masked_dir) / MANIFEST
     if not path.exists():
-        raise FileNotFoundError(f"{masked_dir} has no {MANIFEST}: run `python -m pipeline.evaluate holdout` first")
+        raise FileNotFoundError(f"{masked_dir} has no {MANIFEST}: run `python -m evaluation holdout` first")
     return json.loads(path.read_text())

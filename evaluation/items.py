@@ -1,10 +1,10 @@
 """Raw tables as normalised (user, item) pairs and sparse user x item matrices.
 
 The evaluation reads the raw files, not the warehouse, so that it can score a
-ranking of any kept run long after its warehouse was rebuilt. Items are
-normalised the way the staging models do it (tags trimmed, lower-cased, inner
-whitespace as '-'; course ids trimmed and lower-cased) so that the holdout
-step and the evaluation agree on what "the same item" is.
+ranking of any kept run long after its warehouse was rebuilt. Handles and
+items are parsed by the staging models' own rules (the dbt macros, rendered by
+:mod:`contracts.staging_rules`), so the holdout step, the evaluation and the
+pipeline agree on what "the same user" and "the same item" are.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,13 +20,18 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-# kind -> (raw table, item column, normaliser)
+from contracts.raw import RAW_TABLES
+from contracts.staging_rules import rule_sql
+
+__all__ = ["ITEM_KINDS", "RAW_TABLES", "ItemSets", "distinct_pairs", "heldout_file", "item_sets", "raw_path",
+           "read_pairs", "read_raw", "row_pairs", "user_activity"]
+
+# kind -> (raw table, item column, the staging macro that normalises the item)
 ITEM_KINDS: dict[str, tuple[str, str, str]] = {
-    "interests": ("user_interests", "interest_tag", "tag"),
-    "courses": ("user_course_views", "course_id", "id"),
-    "assessments": ("user_assessment_scores", "assessment_tag", "tag"),
+    "interests": ("user_interests", "interest_tag", "normalize_tag"),
+    "courses": ("user_course_views", "course_id", "normalize_course_id"),
+    "assessments": ("user_assessment_scores", "assessment_tag", "normalize_tag"),
 }
-RAW_TABLES = ("user_interests", "user_assessment_scores", "user_course_views", "course_tags")
 
 
 def heldout_file(kind: str) -> str:
@@ -60,30 +66,25 @@ def read_raw(path: Path) -> pa.Table:
     )
 
 
-def normalise_items(column: pa.ChunkedArray | pa.Array, how: str) -> pa.Array:
-    """Tags: trimmed, lower-case, whitespace runs as '-'; ids: trimmed, lower-case. '' means missing."""
-    values = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(column, "")))
-    if how == "tag":
-        values = pc.replace_substring_regex(values, r"\s+", "-")
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def parse_handles(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(handles int64, valid mask): positive integers after trimming; anything else is invalid."""
-    trimmed = pc.utf8_trim_whitespace(pc.fill_null(column, ""))
-    ok = pc.match_substring_regex(trimmed, r"^\+?[0-9]{1,18}$")
-    handles = pc.cast(pc.if_else(ok, trimmed, "0"), pa.int64())
-    handles_np = np.asarray(handles.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return handles_np, np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool) & (handles_np > 0)
-
-
 def row_pairs(table: pa.Table, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per raw row: user handle, normalised item and whether the row is a usable (user, item)."""
-    _, item_column, how = ITEM_KINDS[kind]
-    handles, valid = parse_handles(table.column("user_handle"))
-    items = normalise_items(table.column(item_column), how).to_numpy(zero_copy_only=False).astype(object)
-    valid &= items != ""
-    return handles, items, valid
+    """Per raw row, in order: user handle, normalised item and whether the row is a usable (user, item).
+
+    Usable means what staging keeps on these two columns: a positive integer
+    handle and a non-empty item (other columns' rules do not change the pair).
+    """
+    _, item_column, normaliser = ITEM_KINDS[kind]
+    con = duckdb.connect()
+    try:
+        con.register("raw_rows", table)
+        parsed = con.sql(
+            f"select {rule_sql('parse_handle', 'user_handle')} as handle,"
+            f" {rule_sql(normaliser, item_column)} as item from raw_rows"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    handles = np.asarray(pc.fill_null(parsed.column("handle"), 0).to_numpy(), dtype=np.int64)
+    items = pc.fill_null(parsed.column("item"), "").to_numpy(zero_copy_only=False).astype(object)
+    return handles, items, (handles > 0) & (items != "")
 
 
 def read_pairs(path: Path, kind: str) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import duckdb
 
 from contracts.cli_help import DefaultsHelpFormatter
 from contracts.defaults import var
-from pipeline.input_check import RAW_TABLES, check_inputs, dbt_columns
+from pipeline.input_check import RAW_TABLES, check_inputs
 from pipeline.paths import (
     DEFAULT_RESULTS_TABLE,
     ENVIRONMENTS,
@@ -37,7 +37,7 @@ from pipeline.paths import (
 )
 from pipeline.user_errors import UsageError, ensure_writable_folder, explain
 from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
-from simcore.tables import TOPK_METHODS
+from simcore.tables import TOPK_EXECUTORS, TOPK_METHODS
 
 FEATURE_WEIGHTINGS = ("idf", "none")  # macros/feature_weighting.sql
 ENGAGEMENTS = ("log", "bins", "none")
@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--topk-method", choices=TOPK_METHODS, default=var("topk_method"),
                         help=f"top-k search: exact, ann (faiss candidates, exact scores, recall measured) or auto"
                              f" (exact up to {var('topk_exact_max_users'):,} users)")
+    parser.add_argument("--topk-executor", choices=TOPK_EXECUTORS, default=var("topk_executor"),
+                        help="where the exact top k runs: local (this process) or spark (row blocks as Spark tasks,"
+                             " same ranking; master from USER_SIM_SPARK_MASTER, default local[2]; needs"
+                             " requirements-spark.txt and Java 17; exact only, so auto means exact there)")
+    parser.add_argument("--topk-block-rows", type=int, default=var("topk_block_rows"),
+                        help="users per exact top-k block (one Spark task each); 0 = as many as fit 256 MiB of scores")
     parser.add_argument("--recall-floor", type=float, default=var("topk_recall_floor"),
                         help="the run fails (nothing published) when recall@k on the exact sample is below this")
     parser.add_argument("--max-drop-share", type=float, default=var("max_drop_share"),
@@ -119,9 +125,26 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
         raise PipelineError(f"--recall-floor must be in [0, 1], got {args.recall_floor}")
     if not 0 <= args.max_drop_share <= 1:
         raise PipelineError(f"--max-drop-share must be in [0, 1], got {args.max_drop_share}")
+    if args.topk_block_rows < 0:
+        raise PipelineError(f"--topk-block-rows must be >= 0 (0 = automatic), got {args.topk_block_rows}")
+    if args.topk_executor == "spark":
+        check_spark(args.topk_method)
     if args.keep_runs < 1:
         raise PipelineError(f"--keep-runs must be at least 1, got {args.keep_runs}")
     return weights
+
+
+def check_spark(method: str) -> None:
+    """The Spark executor's preconditions, checked before dbt starts: exact top k, pyspark, Java, a valid master."""
+    if method == "ann":
+        raise PipelineError("--topk-executor spark runs the exact top k only; --topk-method ann runs on the local"
+                            " executor (use --topk-method exact or auto with spark, or --topk-executor local)")
+    from simcore.spark_topk import check_available  # does not import pyspark
+
+    try:
+        check_available()
+    except (RuntimeError, ValueError) as exc:
+        raise PipelineError(str(exc)) from exc
 
 
 def resolve_input(data_dir: Path | None, fmt: str, sample_users: int) -> tuple[Path, str, str]:
@@ -192,13 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         dbt_vars = {
             "data_dir": str(data_dir),
             "raw_format": fmt,
-            "raw_columns": dbt_columns(checks),
             "max_drop_share": args.max_drop_share,
             "weight_interests": weights["interests"],
             "weight_assessments": weights["assessments"],
             "weight_course_views": weights["course_views"],
             "top_k": args.top_k,
             "topk_method": args.topk_method,
+            "topk_executor": args.topk_executor,
+            "topk_block_rows": args.topk_block_rows,
             "topk_recall_floor": args.recall_floor,
             "variance_target": args.variance,
             "score_bins": args.score_bins,

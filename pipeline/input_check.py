@@ -11,23 +11,23 @@ header and no rows is allowed: it says the table is not available (its signal
 is left out), which is different from an empty file.
 
 Columns are matched by name, so their order does not matter; extra columns
-are ignored (and reported). The expected columns are the `columns:` of the
-`raw` source in models/staging/_sources.yml, the one place they are listed.
+are ignored (and reported). The expected columns and the CSV reader's options
+come from the `raw` source in models/staging/_sources.yml (contracts.raw),
+the one place they are written, so this check parses a file as dbt will.
 """
 from __future__ import annotations
 
 import csv
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import duckdb
-import yaml
 
-from pipeline.paths import PROJECT_DIR
+from contracts.raw import RAW_TABLES, csv_options, expected_columns
 
-SOURCES_YML = PROJECT_DIR / "models" / "staging" / "_sources.yml"
+__all__ = ["RAW_TABLES", "FileCheck", "InputError", "check_inputs"]
+
 MAX_PROBLEMS_PER_FILE = 3  # a broken export repeats one problem on every line: show the first few
 _OTHER_DELIMITERS = (";", "\t", "|")
 
@@ -46,21 +46,10 @@ class FileCheck:
 
     table: str
     path: Path
-    columns: list[str] = field(default_factory=list)  # header order; ignored ones named ignored_<n>
+    columns: list[str] = field(default_factory=list)  # the header's columns, in file order
     ignored: list[str] = field(default_factory=list)  # extra columns, as the header names them
     rows: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-@cache
-def expected_columns() -> dict[str, tuple[str, ...]]:
-    """Table -> required columns, read from the dbt source definition."""
-    sources = yaml.safe_load(SOURCES_YML.read_text())["sources"]
-    raw = next(s for s in sources if s["name"] == "raw")
-    return {t["name"]: tuple(c["name"] for c in t["columns"]) for t in raw["tables"]}
-
-
-RAW_TABLES: tuple[str, ...] = tuple(expected_columns())
 
 
 def check_inputs(data_dir: Path, fmt: str) -> dict[str, FileCheck]:
@@ -73,11 +62,6 @@ def check_inputs(data_dir: Path, fmt: str) -> dict[str, FileCheck]:
     if problems:
         raise InputError(problems)
     return checks
-
-
-def dbt_columns(checks: dict[str, FileCheck]) -> dict[str, list[str]]:
-    """The dbt var ``raw_columns``: each CSV's columns in file order."""
-    return {table: check.columns for table, check in checks.items() if check.columns}
 
 
 def _check_csv(table: str, path: Path, expected: tuple[str, ...]) -> FileCheck:
@@ -112,7 +96,7 @@ def _check_csv(table: str, path: Path, expected: tuple[str, ...]) -> FileCheck:
     if check.problems:
         return check
     check.ignored = [c for c in header if c not in expected]
-    check.columns = [c if c in expected else f"ignored_{i}" for i, c in enumerate(header, start=1)]
+    check.columns = header
     _check_csv_body(check)
     return check
 
@@ -121,13 +105,13 @@ def _check_csv_body(check: FileCheck) -> None:
     """Parse every line as dbt will (same reader, same options) and name the lines it rejects."""
     name = check.path.name
     columns = ", ".join(f"'{c}': 'VARCHAR'" for c in check.columns)
-    every_value = ", ".join(f'count("{c}")' for c in check.columns)  # forces each value to be decoded
     con = duckdb.connect()
     try:
         con.execute("set threads = 1")
+        # dbt's options with the header's columns given and no sniffing; count(columns(*)) decodes every value
         rows = con.sql(
-            f"select count(*), {every_value} from read_csv(?, header = true, auto_detect = false, delim = ',',"
-            f" quote = '\"', escape = '\"', columns = {{{columns}}}, store_rejects = true)",
+            f"select count(*), count(columns(*)) from read_csv(?, {csv_options()}, auto_detect = false,"
+            f" columns = {{{columns}}}, store_rejects = true)",
             params=[str(check.path)],
         ).fetchall()[0][0]
         rejects = con.sql(

@@ -47,7 +47,7 @@ def read_topk_recall(warehouse: Path, run_id: str) -> dict[str, Any]:
     return dict(zip(names, rows[0], strict=True))
 
 
-DROP_GUARD_SUFFIX = "_drop_share_at_most_max_drop_share"  # test name in models/staging/_staging.yml
+DROP_GUARD_SUFFIX = "_drop_share_at_most_max_drop_share"  # test name in models/staging/base/_base.yml
 
 
 def drop_summary(warehouse: Path, failures: list[str]) -> list[str]:

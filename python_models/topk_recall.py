@@ -17,6 +17,7 @@ def model(dbt, session):
     floor = dbt.config.get("topk_recall_floor")
     method = dbt.config.get("topk_method")
     exact_max_users = dbt.config.get("topk_exact_max_users")
+    executor = str(dbt.config.get("topk_executor"))
     weights = {
         "interests": float(dbt.config.get("weight_interests")),
         "assessments": float(dbt.config.get("weight_assessments")),
@@ -33,7 +34,7 @@ def model(dbt, session):
         recall = ranking_recall(users, vectors, weights, ranking, int(sample), seed=int(seed))
     return pa.table({
         "run_id": [str(run_id)],
-        "topk_method": [resolve_topk_method(str(method), users.num_rows, int(exact_max_users))],
+        "topk_method": [resolve_topk_method(str(method), users.num_rows, int(exact_max_users), executor)],
         "n_users": pa.array([users.num_rows], pa.int64()),
         "k": pa.array([recall.k], pa.int32()),
         "sample_size": pa.array([recall.sample_size], pa.int32()),

@@ -10,6 +10,8 @@ def model(dbt, session):
     run_at = dbt.config.get("run_at")
     method = dbt.config.get("topk_method")
     exact_max_users = dbt.config.get("topk_exact_max_users")
+    executor = str(dbt.config.get("topk_executor"))
+    block_rows = int(dbt.config.get("topk_block_rows"))
     weights = {
         "interests": float(dbt.config.get("weight_interests")),
         "assessments": float(dbt.config.get("weight_assessments")),
@@ -21,7 +23,8 @@ def model(dbt, session):
         "assessments": dbt.ref("user_vectors_assessments").to_arrow_table(),
         "course_views": dbt.ref("user_vectors_course_views").to_arrow_table(),
     }
+    resolved = resolve_topk_method(str(method), users.num_rows, int(exact_max_users), executor)
     with blas_threads():
         ranking = rank_users(users, vectors, weights, int(top_k), str(run_id), str(run_at),
-                             method=resolve_topk_method(str(method), users.num_rows, int(exact_max_users)))
+                             method=resolved, executor=executor, block_rows=block_rows or None)
     return ranking

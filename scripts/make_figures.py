@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sqlite-path", type=Path, help="published ranking (for the score distribution)")
     p.add_argument("--results_table", "--results-table", dest="results_tables", nargs="+", default=["user_ranking"],
                    help="published table(s) whose scores to draw, one panel each")
-    p.add_argument("--tuning", type=Path, help="tuning JSON lines (python -m pipeline.evaluate tune)")
-    p.add_argument("--compare", type=Path, help="comparison JSON (python -m pipeline.evaluate compare --results)")
+    p.add_argument("--tuning", type=Path, help="tuning JSON lines (python -m evaluation tune)")
+    p.add_argument("--compare", type=Path, help="comparison JSON (python -m evaluation compare --results)")
     p.add_argument("--variance", type=float, default=0.90, help="variance target marked on the curves")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "figures")
     args = p.parse_args(argv)

@@ -18,6 +18,7 @@ from simcore.svd import reduce_to_variance
 from simcore.topk import top_k
 
 TOPK_METHODS = ("auto", "exact", "ann")
+TOPK_EXECUTORS = ("local", "spark")
 
 
 def _handles(table: pa.Table, column: str = "user_handle") -> np.ndarray:
@@ -68,10 +69,21 @@ def vectors_in_universe(vector_table: pa.Table, universe: np.ndarray) -> np.ndar
     return out
 
 
-def resolve_topk_method(method: str, n_users: int, exact_max_users: int) -> str:
-    """``exact`` or ``ann``: ``auto`` is exact up to ``exact_max_users`` users (measured crossover, README)."""
+def resolve_topk_method(method: str, n_users: int, exact_max_users: int, executor: str = "local") -> str:
+    """``exact`` or ``ann``: ``auto`` is exact up to ``exact_max_users`` users (measured crossover, README).
+
+    On the Spark executor the top k is always exact (a cluster is there to pay
+    the exact O(n^2) cost): ``auto`` means exact and ``ann`` is an error.
+    """
     if method not in TOPK_METHODS:
         raise ValueError(f"topk_method must be one of {', '.join(TOPK_METHODS)}, got {method!r}")
+    if executor not in TOPK_EXECUTORS:
+        raise ValueError(f"topk_executor must be one of {', '.join(TOPK_EXECUTORS)}, got {executor!r}")
+    if executor == "spark":
+        if method == "ann":
+            raise ValueError("topk_executor spark runs the exact top k only; the approximate one (topk_method ann)"
+                             " runs on the local executor: use topk_method exact or auto, or topk_executor local")
+        return "exact"
     if method == "auto":
         return "exact" if n_users <= exact_max_users else "ann"
     return method
@@ -95,15 +107,28 @@ def rank_users(
     run_at: str,
     *,
     method: str = "exact",
+    executor: str = "local",
+    block_rows: int | None = None,
 ) -> pa.Table:
     """Top k neighbours of every user of ``users`` in long form, with per-signal cosines.
 
     ``method`` is ``exact`` (:func:`simcore.topk.top_k`) or ``ann``
     (:func:`simcore.ann.ann_top_k`: candidates from an index, scores exact).
+    ``executor`` ``spark`` runs the exact blocks as Spark tasks
+    (:func:`simcore.spark_topk.spark_top_k`, same result); ``block_rows``
+    fixes the exact block size (None or 0: by memory budget).
     """
     universe, vectors, z = stacked_vectors(users, vector_tables, weights)
-    if method == "exact":
-        neighbours, scores = top_k(z, k)
+    if executor not in TOPK_EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(TOPK_EXECUTORS)}, got {executor!r}")
+    if executor == "spark" and method != "exact":
+        raise ValueError(f"the spark executor runs the exact top k only, got method {method!r}")
+    if method == "exact" and executor == "spark":
+        from simcore.spark_topk import spark_top_k  # pyspark only on this path
+
+        neighbours, scores = spark_top_k(z, k, block_rows=block_rows)
+    elif method == "exact":
+        neighbours, scores = top_k(z, k, block_rows=block_rows)
     elif method == "ann":
         neighbours, scores = ann_top_k(z, k)
     else:

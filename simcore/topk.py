@@ -5,10 +5,16 @@ against all users (``block @ Z.T``), its top k kept, and the block freed.
 Scores are compared after rounding to ``decimals`` places so that equal
 scores from float32 arithmetic tie exactly; ties are broken by the lower
 column index, which is the lower user handle when rows are ordered by handle.
+Each block is one single-threaded call of :func:`top_k_block`; blocks run side
+by side (here on threads, on Spark as tasks), so the result is the same for
+any thread count and either executor.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 DEFAULT_BLOCK_BYTES = 256 * 1024**2  # score block budget: 256 MiB of float32
 DEFAULT_DECIMALS = 6
@@ -75,6 +81,42 @@ def rank_block(
     return neighbours, best
 
 
+def prepare_vectors(vectors: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+    """Checked C-contiguous float32 copy of ``vectors`` and the effective ``k' = min(k, n - 1)``.
+
+    Every executor starts here, so they agree on the input they score.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    z = np.ascontiguousarray(vectors, dtype=np.float32)
+    if z.ndim != 2:
+        raise ValueError("vectors must be a 2-d array (n_users, n_dims)")
+    return z, min(k, z.shape[0] - 1)
+
+
+def block_starts(n_users: int, block_rows: int | None) -> tuple[int, list[int]]:
+    """Rows per block (``None`` or 0: :func:`block_rows_for`) and the first row of every block."""
+    if block_rows is not None and block_rows < 0:
+        raise ValueError(f"block_rows must be >= 0 (0 = automatic), got {block_rows}")
+    step = block_rows or block_rows_for(n_users)
+    return step, list(range(0, n_users, step))
+
+
+def top_k_block(
+    z: np.ndarray, start: int, stop: int, k: int, decimals: int = DEFAULT_DECIMALS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top k of rows ``start:stop`` of ``z`` against all rows: (stop - start, k) indices and scores.
+
+    The one block computation: the local loop (:func:`top_k`) and the Spark
+    tasks (``simcore.spark_topk``) both call it, so they cannot drift. ``z``
+    may be a read-only memory map; ``k`` must already be at most ``n - 1``.
+    """
+    scores = z[start:stop] @ z.T
+    np.round(scores, decimals, out=scores)
+    scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+    return rank_block(scores, k)
+
+
 def top_k(
     vectors: np.ndarray,
     k: int,
@@ -87,26 +129,35 @@ def top_k(
     ``k' = min(k, n - 1)``. Rows are sorted by score descending, then index
     ascending; a row is never its own neighbour.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    z = np.ascontiguousarray(vectors, dtype=np.float32)
-    if z.ndim != 2:
-        raise ValueError("vectors must be a 2-d array (n_users, n_dims)")
+    z, k_eff = prepare_vectors(vectors, k)
     n = z.shape[0]
-    k_eff = min(k, n - 1)
     if k_eff <= 0:
         return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
-    step = block_rows or block_rows_for(n)
+    step, starts = block_starts(n, block_rows)
     neighbours = np.empty((n, k_eff), dtype=np.int64)
     best = np.empty((n, k_eff), dtype=np.float32)
-    zt = z.T
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        scores = z[start:stop] @ zt
-        np.round(scores, decimals, out=scores)
-        scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        neighbours[start:stop], best[start:stop] = rank_block(scores, k_eff)
+
+    def block(start: int) -> tuple[np.ndarray, np.ndarray]:
+        return top_k_block(z, start, min(start + step, n), k_eff, decimals)
+
+    # One BLAS thread per block, blocks side by side on the threads BLAS was given: a float32
+    # product's last bit depends on how BLAS splits it over threads, so this keeps the result
+    # independent of the thread count and equal to the Spark tasks' (one thread each).
+    workers = min(_blas_width(), len(starts))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                results = list(pool.map(block, starts))
+        else:
+            results = [block(start) for start in starts]
+    for start, (ids, scores) in zip(starts, results, strict=True):
+        neighbours[start:start + step], best[start:start + step] = ids, scores
     return neighbours, best
+
+
+def _blas_width() -> int:
+    """Threads the BLAS libraries may use here (the caller's :func:`simcore.threads.blas_threads` cap)."""
+    return max((lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"), default=1)
 
 
 def brute_force_top_k(vectors: np.ndarray, k: int, decimals: int = DEFAULT_DECIMALS) -> tuple[np.ndarray, np.ndarray]:

@@ -42,3 +42,12 @@ def run_pipeline(tmp_path: Path):
     def run(*args: str) -> subprocess.CompletedProcess:
         return run_module("pipeline", list(args), tmp_path)
     return run
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """300 generated users, shared by the tests of a module (read-only)."""
+    out = tmp_path_factory.mktemp("gen") / "raw"
+    result = run_module("datagen", ["--users", "300", "--seed", "5", "--out", str(out)], out.parent)
+    assert result.returncode == 0, result.stderr
+    return out

@@ -9,8 +9,8 @@ import pytest
 from tests.conftest import PROJECT_DIR
 
 
-@pytest.mark.parametrize("command", [["pipeline"], ["datagen"], ["pipeline.evaluate", "compare"],
-                                     ["pipeline.evaluate", "score"]])
+@pytest.mark.parametrize("command", [["pipeline"], ["datagen"], ["evaluation", "compare"],
+                                     ["evaluation", "score"]])
 def test_help_shows_no_none_default(command: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", *command, "--help"], cwd=PROJECT_DIR, capture_output=True,
                           text=True, timeout=120)

@@ -325,7 +325,7 @@ def test_cli_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: python -m pipeline.evaluate " + command in capsys.readouterr().out
+    assert "usage: python -m evaluation " + command in capsys.readouterr().out
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -348,3 +348,15 @@ def test_fill_missing_then_holdout_on_the_real_sample(tmp_path: Path, capsys: py
     assert summary.hidden_pairs == 978  # the split behind docs/results/compare_real_seed11
     masked = read_pairs(tmp_path / "masked" / "user_assessment_scores.csv", "assessments")
     assert len(masked[0]) + summary.hidden_pairs == summary.pairs
+
+
+def test_raw_pairs_follow_the_staging_handle_and_tag_rules() -> None:
+    """The evaluation parses raw rows with the staging macros: '+7', '1e3' and 0 are invalid handles, as in staging."""
+    from evaluation.items import row_pairs
+
+    raw = pa.table({"user_handle": [" 007 ", "+7", "1e3", "0", "8", "9"],
+                    "interest_tag": [" Machine  Learning ", "python", "python", "python", "", "R"],
+                    "date_followed": ["2017-01-01"] * 6})
+    handles, items, valid = row_pairs(raw, "interests")
+    assert [(int(h), str(i)) for h, i, ok in zip(handles, items, valid, strict=True) if ok] == [
+        (7, "machine-learning"), (9, "r")]

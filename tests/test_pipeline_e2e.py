@@ -25,15 +25,6 @@ def dump(db: Path, table: str) -> list[tuple]:
         return con.execute(f'select * from "{table}" order by user_handle, rank, run_id').fetchall()
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    """300 generated users, shared by the tests of this module (read-only)."""
-    out = tmp_path_factory.mktemp("gen") / "raw"
-    result = run_module("datagen", ["--users", "300", "--seed", "5", "--out", str(out)], out.parent)
-    assert result.returncode == 0, result.stderr
-    return out
-
-
 def test_hand_checked_fixture_reproduces_the_hand_derived_ranking(tmp_path: Path, run_pipeline) -> None:
     db = tmp_path / "r.db"
     result = run_pipeline("--data-dir", str(FIXTURES / "hand_checked"), "--sqlite-path", str(db), "--variance", "1.0",
@@ -217,7 +208,7 @@ def test_help_documents_every_flag(tmp_path: Path) -> None:
     result = run_module("pipeline", ["--help"], tmp_path)
     assert result.returncode == 0
     for flag in ("--env", "--results_table", "--data-dir", "--sqlite-path", "--weights", "--top-k",
-                 "--variance", "--max-drop-share", "--keep-runs"):
+                 "--variance", "--max-drop-share", "--keep-runs", "--topk-executor", "--topk-block-rows"):
         assert flag in result.stdout
 
 

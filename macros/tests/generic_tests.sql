@@ -9,10 +9,17 @@ having count(*) > 1
 {% endtest %}
 
 
-{% test value_between(model, column_name, min_value, max_value) %}
+{#- Every non-null value lies in [min_value, max_value]; either bound may be
+    left out (a count is at least 0, a duration has no natural maximum).
+    Nulls pass: pair with not_null where a column must be filled. -#}
+{% test value_between(model, column_name, min_value=none, max_value=none) %}
 select {{ column_name }}
 from {{ model }}
-where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
+where
+    {%- if min_value is not none %} {{ column_name }} < {{ min_value }}{% endif %}
+    {%- if min_value is not none and max_value is not none %} or{% endif %}
+    {%- if max_value is not none %} {{ column_name }} > {{ max_value }}{% endif %}
+    {%- if min_value is none and max_value is none %} false{% endif %}
 {% endtest %}
 
 
@@ -138,4 +145,35 @@ from {{ model }} as views
 where
     exists (select 1 from listed)
     and views.{{ column_name }} not in (select listed.course_id from listed)
+{% endtest %}
+
+
+{#- The grain of a base_* model: one row per raw row. Every distinct raw row
+    (as JSON text, macro raw_record over `raw_columns` of the source `raw`)
+    appears in the model exactly as often as in the raw table, so no raw row
+    is lost and none is multiplied by a join (the level or catalogue lookups).
+    Identical raw rows are legitimate separate rows (the later ones are
+    dropped as duplicates), so a plain `unique` on raw_record would be wrong. -#}
+{% test one_row_per_raw_row(model, column_name, raw, raw_columns) %}
+with
+
+modelled as (
+    select {{ column_name }} as raw_record, count(*) as n_rows
+    from {{ model }}
+    group by {{ column_name }}
+),
+
+raw_rows as (
+    select {{ raw_record(raw_columns) }} as raw_record, count(*) as n_rows
+    from {{ raw }}
+    group by 1
+)
+
+select
+    coalesce(modelled.raw_record, raw_rows.raw_record) as raw_record,
+    modelled.n_rows as model_rows,
+    raw_rows.n_rows as raw_rows
+from modelled
+full outer join raw_rows on modelled.raw_record = raw_rows.raw_record
+where modelled.n_rows is distinct from raw_rows.n_rows
 {% endtest %}

@@ -20,7 +20,7 @@ counted as (
         source_table,
         clean_rule,
         count(*) as cleaned_rows,
-        list(raw_record order by raw_record)[1:{{ var('audit_sample_size', 3) }}] as sample_raw_records
+        list(raw_record order by raw_record)[1:{{ var('audit_sample_size') }}] as sample_raw_records
     from cleaned
     group by source_table, clean_rule
 )

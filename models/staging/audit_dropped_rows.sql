@@ -19,7 +19,7 @@ counted as (
         source_table,
         drop_reason,
         count(*) as dropped_rows,
-        list(raw_record order by raw_record)[1:{{ var('audit_sample_size', 3) }}] as sample_raw_records
+        list(raw_record order by raw_record)[1:{{ var('audit_sample_size') }}] as sample_raw_records
     from dropped
     group by source_table, drop_reason
 )
