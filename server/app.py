@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 import time
@@ -15,16 +14,29 @@ from flask_restful import Api
 
 from server.config import load_config
 from server.db import RankingStore
-from server.errors import error_response, payload_too_large, register_error_handlers
-from server.openapi import openapi_document
-from server.resources import Health, LegacySimilarity, OpenApiDocument, SimilarUsers
+from server.errors import ErrorCode, as_api_error, payload_too_large
+from server.openapi import openapi_document, openapi_path
+from server.resources import ROUTES
 
 
 class JsonApi(Api):
-    """Flask-RESTful Api whose errors take the same JSON shape as the rest of the app."""
+    """Flask-RESTful's Api, its ``handle_error`` rendering every error (JSON via its representations).
+
+    Flask-RESTful renders an ``HTTPException``'s ``data`` as the body, which our
+    :class:`~server.errors.ApiError` carries (``{"error": CODE, "message": ...}``). The one
+    override: the HTTP errors Werkzeug raises itself (404, 405, 413) and unexpected exceptions have
+    no ``data``, and would leave as ``{"message": ...}``; ``Api(errors=...)`` cannot help, as it adds a
+    ``status`` key to the body. So each is first made an ``ApiError`` (status and ``Allow`` kept; an
+    unexpected exception becomes a bare 500, logged by Flask-RESTful with its traceback). A 503
+    (nothing published yet) is an answer, not a bug: Flask-RESTful would log a traceback for every
+    status >= 500, so it goes out through the same representation, unlogged.
+    """
 
     def handle_error(self, e: Exception) -> Response:
-        return error_response(e)
+        error = as_api_error(e)
+        if error.code >= 500 and error.error != ErrorCode.INTERNAL_ERROR:
+            return self.make_response(error.data, error.code, error.extra_headers)
+        return super().handle_error(error)
 
 
 def _body_size_guard(limit: int | None) -> Callable[[], None]:
@@ -46,10 +58,7 @@ REQUEST_LOG = logging.getLogger("server.requests")
 _METHOD = re.compile(r"[A-Z]{1,10}")
 
 
-@functools.cache
-def _route(rule: str) -> str:
-    """A URL rule as the OpenAPI document spells it: ``/api/v1/users/{user_handle}/similar``."""
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+_route = functools.cache(openapi_path)
 
 
 def _request_logger() -> logging.Logger:
@@ -88,17 +97,6 @@ def _log_request(response: Response) -> Response:
     return response
 
 
-def output_json(data: Any, code: int, headers: dict[str, str] | None = None) -> Response:
-    """Flask-RESTful's JSON representation without its per-request config lookups.
-
-    Keys keep their insertion order ({"user", "score"} as in the original), unsorted.
-    """
-    response = Response(json.dumps(data) + "\n", status=code, mimetype="application/json")
-    if headers:
-        response.headers.extend(headers)
-    return response
-
-
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """A configured app; ``config`` overrides the environment (see :mod:`server.config`)."""
     settings = load_config(config)
@@ -111,13 +109,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_start_clock)  # first, so a request the size guard refuses is timed and logged too
     app.before_request(_body_size_guard(app.config["MAX_CONTENT_LENGTH"]))
     app.after_request(_log_request)
-    register_error_handlers(app)
 
     api = JsonApi(app)
-    api.representations = {"application/json": output_json}
-    # Both spellings as rules of their own: strict_slashes=False would answer 404, not 405, to a wrong method.
-    api.add_resource(LegacySimilarity, "/api/similarity/", "/api/similarity", endpoint="legacy_similarity")
-    api.add_resource(SimilarUsers, "/api/v1/users/<string:user_handle>/similar", endpoint="similar_users")
-    api.add_resource(Health, "/api/health", endpoint="health")
-    api.add_resource(OpenApiDocument, "/api/openapi.json", endpoint="openapi")
+    for resource, endpoint, urls in ROUTES:
+        api.add_resource(resource, *(rule for rule, _ in urls), endpoint=endpoint)
+    # Errors outside Flask-RESTful's routes (no route matched, a plain Flask view) go to the same handler.
+    app.register_error_handler(Exception, api.handle_error)
     return app

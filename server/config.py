@@ -15,9 +15,9 @@ from typing import Any
 
 from contracts.identifiers import DEFAULT_RESULTS_TABLE, check_env, check_identifier
 from contracts.locations import sqlite_path
+from server.limits import MAX_BODY_BYTES
 
 DEFAULT_DATABASE_ENV = "dev"
-MAX_BODY_BYTES = 4 * 1024  # the only body is {"user_handle": ...}; anything bigger is abuse
 ENV_KEYS = ("DATABASE_ENV", "RESULTS_TABLE", "SIMILARITY_DB_PATH")
 
 

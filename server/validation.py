@@ -12,11 +12,13 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from server.errors import bad_request
+from server.errors import ErrorCode, bad_request
+from server.limits import DEFAULT_K, MAX_K, MAX_USER_HANDLE, MIN_K
 
-MAX_USER_HANDLE = 2**63 - 1  # largest SQLite INTEGER
-MAX_K = 100
-DEFAULT_K = 5
+INVALID_HANDLE = ErrorCode.INVALID_USER_HANDLE
+
+__all__ = ["DEFAULT_K", "MAX_K", "MAX_USER_HANDLE", "MIN_K", "USER_HANDLE_PATTERN", "parse_bool", "parse_json_object",
+           "parse_k", "parse_user_handle"]
 _DIGITS = re.compile(r"[0-9]+")
 _SPACE = " \t\r\n"  # JSON's whitespace only: no Unicode spaces, no control characters
 _TRUE = frozenset({"true", "1", "yes"})
@@ -30,29 +32,29 @@ def parse_user_handle(value: Any) -> int:
     are parsed with exact decimals (:func:`parse_json_object`), so ``9223372036854775807.0`` is no rounded float.
     """
     if value is None:
-        raise bad_request("missing_user_handle", "user_handle is required")
+        raise bad_request(ErrorCode.MISSING_USER_HANDLE, "user_handle is required")
     if isinstance(value, Decimal):
         if not value.is_finite() or value != value.to_integral_value():
-            raise bad_request("invalid_user_handle", f"user_handle must be a whole number, got {str(value)[:40]}")
+            raise bad_request(INVALID_HANDLE, f"user_handle must be a whole number, got {str(value)[:40]}")
         if not 1 <= value <= MAX_USER_HANDLE:  # compared as decimals: 1e999999999 is never expanded
-            raise bad_request("invalid_user_handle", f"user_handle must be between 1 and {MAX_USER_HANDLE}")
+            raise bad_request(INVALID_HANDLE, f"user_handle must be between 1 and {MAX_USER_HANDLE}")
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise bad_request("invalid_user_handle", "user_handle must be an integer or a string of digits")
+        raise bad_request(INVALID_HANDLE, "user_handle must be an integer or a string of digits")
     if isinstance(value, str):
         text = value.strip(_SPACE)
         if not text:
-            raise bad_request("invalid_user_handle", "user_handle is empty")
+            raise bad_request(INVALID_HANDLE, "user_handle is empty")
         if not _DIGITS.fullmatch(text):
             message = f"user_handle must be a positive integer written in digits, got {_preview(value)}"
-            raise bad_request("invalid_user_handle", message)
+            raise bad_request(INVALID_HANDLE, message)
         significant = text.lstrip("0") or "0"
         # int() of thousands of digits is slow, and refused past sys.int_max_str_digits: compare lengths first
         if len(significant) > len(str(MAX_USER_HANDLE)):
-            raise bad_request("invalid_user_handle", f"user_handle must be between 1 and {MAX_USER_HANDLE}")
+            raise bad_request(INVALID_HANDLE, f"user_handle must be between 1 and {MAX_USER_HANDLE}")
         value = int(significant)
     if not 1 <= value <= MAX_USER_HANDLE:
-        raise bad_request("invalid_user_handle", f"user_handle must be between 1 and {MAX_USER_HANDLE}")
+        raise bad_request(INVALID_HANDLE, f"user_handle must be between 1 and {MAX_USER_HANDLE}")
     return value
 
 
@@ -78,13 +80,15 @@ def _decimal_at_most(limit: int) -> str:
 USER_HANDLE_PATTERN = f"^[ \\t\\r\\n]*0*(?:{_decimal_at_most(MAX_USER_HANDLE)})[ \\t\\r\\n]*$"
 
 
-def parse_k(value: str | None) -> int:
-    """Neighbours requested: 1..MAX_K, default DEFAULT_K."""
+def parse_k(value: str | None, minimum: int = MIN_K, maximum: int = MAX_K, default: int = DEFAULT_K) -> int:
+    """Neighbours requested: ``minimum``..``maximum`` written in digits, ``default`` when absent."""
     if value is None:
-        return DEFAULT_K
+        return default
     text = value.strip()
-    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_K:
-        raise bad_request("invalid_k", f"k must be an integer from 1 to {MAX_K}, got {_preview(value)}")
+    digits = len(str(maximum)) + 1  # enough to tell maximum + 1 from maximum, never a huge int()
+    if not re.fullmatch(f"[0-9]{{1,{digits}}}", text) or not minimum <= int(text) <= maximum:
+        message = f"k must be an integer from {minimum} to {maximum}, got {_preview(value)}"
+        raise bad_request(ErrorCode.INVALID_K, message)
     return int(text)
 
 
@@ -97,7 +101,7 @@ def parse_bool(name: str, value: str | None) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise bad_request(f"invalid_{name}", f"{name} must be true or false, got {_preview(value)}")
+    raise bad_request(ErrorCode(f"invalid_{name}"), f"{name} must be true or false, got {_preview(value)}")
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -105,9 +109,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body, parse_float=_exact_number, parse_constant=_not_json)
     except (ValueError, RecursionError):  # bad JSON, bad UTF-8, NaN/Infinity, or absurd nesting
-        raise bad_request("malformed_json", "request body is not valid JSON") from None
+        raise bad_request(ErrorCode.MALFORMED_JSON, "request body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise bad_request("invalid_body", 'request body must be a JSON object like {"user_handle": "110"}')
+        raise bad_request(ErrorCode.INVALID_BODY, 'request body must be a JSON object like {"user_handle": "110"}')
     return data
 
 
