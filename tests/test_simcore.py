@@ -12,7 +12,7 @@ from sklearn.decomposition import TruncatedSVD
 
 from simcore.ensemble import normalise_weights, stack_weighted
 from simcore.matrix import build_user_feature_matrix, index_of
-from simcore.svd import choose_n_components, reduce_to_variance
+from simcore.svd import MIN_GROWTH, NEXT_STEP_MARGIN, choose_n_components, next_request, reduce_to_variance
 from simcore.tables import rank_users
 from simcore.topk import brute_force_top_k, top_k
 
@@ -145,6 +145,30 @@ def test_auto_solver_goes_partial_on_wide_inputs_and_decomposes_the_smaller_side
     assert reduced.variance_explained >= 0.2
     with pytest.raises(ValueError, match="solver"):
         reduce_to_variance(x, 0.5, solver="randomized")
+
+
+@pytest.mark.parametrize("decay", [0.6, 1.0, 1.3])
+def test_next_request_from_a_power_law_spectrum_reaches_the_target_in_one_more_solve(decay: float) -> None:
+    dim = 5000
+    full = np.arange(1, dim + 1, dtype=np.float64) ** -decay
+    full /= full.sum()
+    needed = choose_n_components(full, 0.9)
+    asked = 64
+    assert needed > asked  # the case the extrapolation is for
+    nxt = next_request(full[:asked], 0.9, asked, dim)
+    assert needed <= nxt <= min(dim - 1, int(np.ceil(NEXT_STEP_MARGIN * needed)) + 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ratio=arrays(np.float64, st.integers(1, 80), elements=st.floats(0, 1)), dim=st.integers(100, 3000))
+def test_next_request_always_grows_and_stays_below_the_dimension(ratio: np.ndarray, dim: int) -> None:
+    asked = ratio.size
+    nxt = next_request(ratio / max(ratio.sum(), 1.0), 0.9, asked, dim)
+    assert min(int(np.ceil(MIN_GROWTH * asked)), dim - 1) <= nxt <= dim - 1
+
+
+def test_next_request_doubles_when_the_tail_does_not_decay() -> None:
+    assert next_request(np.full(64, 0.001), 0.9, 64, 2000) == 128
 
 
 def test_total_variance_is_the_trace_of_the_covariance() -> None:
