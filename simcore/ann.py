@@ -13,8 +13,10 @@ Users whose vector is all zero (no data in any weighted signal) score 0
 against everyone; their exact answer is the k lowest other indices, which is
 what they get, without a search. The search width (``efSearch``) is tuned per
 run: doubled from 64 until recall on a seeded probe sample of 300 users
-reaches 0.98, so a harder dataset gets a wider search instead of a worse
-ranking. faiss inserts in a fixed order and its level draws are seeded; a
+reaches 0.965, so a harder dataset gets a wider search instead of a worse
+ranking. 0.965 is the floor (0.95) plus about three standard errors of a
+1,500-hit probe: at 100,000 users ef 64 already gives 0.974, and the 0.98
+asked before doubled the search (about 17 s) for no published gain. faiss inserts in a fixed order and its level draws are seeded; a
 test checks that a rebuild (1 or 2 threads) gives the same ranking.
 """
 from __future__ import annotations
@@ -39,7 +41,7 @@ class AnnParams:
     max_ef_search: int = 1024
     candidates: int = 16  # neighbours fetched per user before self and ties are sorted out
     probe_users: int = 300  # exact sample the search width is tuned on (not the recall mart's sample)
-    probe_recall: float = 0.98
+    probe_recall: float = 0.965
     seed: int = 12345
 
 
