@@ -16,8 +16,9 @@ run: doubled from 64 until recall on a seeded probe sample of 300 users
 reaches 0.965, so a harder dataset gets a wider search instead of a worse
 ranking. 0.965 is the floor (0.95) plus about three standard errors of a
 1,500-hit probe: at 100,000 users ef 64 already gives 0.974, and the 0.98
-asked before doubled the search (about 17 s) for no published gain. faiss inserts in a fixed order and its level draws are seeded; a
-test checks that a rebuild (1 or 2 threads) gives the same ranking.
+asked before doubled the search (about 17 s) for no published gain. faiss
+inserts in a fixed order and its level draws are seeded; a test checks
+that a rebuild (1 or 2 threads) gives the same ranking.
 """
 from __future__ import annotations
 
