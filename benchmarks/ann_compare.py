@@ -89,12 +89,42 @@ METHODS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 }
 
 
+def _sweep(z: np.ndarray, k: int, rows: np.ndarray, efs: list[int]) -> None:
+    """One HNSW build (simcore.ann's shape), then recall and per-user search cost at each search width.
+
+    Only the sample is searched, so a width too slow for a full run is still
+    measured; the full-run figure is the sample's time scaled to every user.
+    """
+    import faiss
+
+    p = AnnParams()
+    t = time.perf_counter()
+    index = faiss.IndexHNSWFlat(z.shape[1], p.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = p.ef_construction
+    index.add(z)
+    print(f"faiss HNSWFlat M{p.m} efConstruction {p.ef_construction}: build {time.perf_counter() - t:.1f} s",
+          flush=True)
+    for ef in efs:
+        index.hnsw.efSearch = ef
+        t = time.perf_counter()
+        _, found = index.search(z[rows], k + p.candidates)
+        seconds = time.perf_counter() - t
+        full = np.full((z.shape[0], k), -1, np.int64)
+        self_last = np.argsort(found == rows[:, None], axis=1, kind="stable")  # faiss lists best first
+        full[rows] = np.take_along_axis(found, self_last, axis=1)[:, :k]
+        print(f"  ef {ef:>5}: recall@{k} {_recall(z, full, k, rows):.4f}, search "
+              f"{seconds / rows.size * 1e3:.2f} ms/user, {seconds / rows.size * z.shape[0] / 60:.1f} min for all",
+              flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ann_compare", description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", type=Path, required=True, help="a built DuckDB warehouse (dev.duckdb)")
     parser.add_argument("--users", type=int, default=None, help="tile the vectors to this many rows")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--ef-sweep", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                        help="instead of --methods: one HNSW build, recall at these search widths (e.g. 64,128,256)")
     args = parser.parse_args(argv)
 
     universe, tables = load_vectors(args.warehouse)
@@ -111,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
           f"simcore.ann {AnnParams()}")
     rows = np.sort(np.random.default_rng(1).choice(n, size=min(n, 1000), replace=False))
     with blas_threads():
-        for name in args.methods:
+        if args.ef_sweep:
+            _sweep(z, args.k, rows, args.ef_sweep)
+        for name in [] if args.ef_sweep else args.methods:
             t = time.perf_counter()
             found = METHODS[name](z, args.k)
             seconds = time.perf_counter() - t

@@ -117,3 +117,15 @@ def test_auto_is_exact_up_to_the_threshold(method: str, n: int, want: str) -> No
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(ValueError, match="topk_method must be one of"):
         resolve_topk_method("faiss", 10, 20_000)
+
+
+def test_the_search_width_sweep_reports_recall_that_grows_with_the_width(capsys) -> None:
+    from benchmarks.ann_compare import _sweep
+
+    x = clustered(3_000, 64, 200, seed=8)  # weak structure, as above: a narrow search misses neighbours
+    rows = np.sort(np.random.default_rng(1).choice(3_000, size=300, replace=False))
+    _sweep(x, 5, rows, [1, 256])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "recall@5" in line]
+    recalls = [float(line.split("recall@5 ")[1].split(",")[0]) for line in lines]
+    assert len(recalls) == 2
+    assert recalls[0] < recalls[1] and recalls[1] >= 0.95, recalls
