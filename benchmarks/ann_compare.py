@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.runs import load_vectors
-from simcore.ann import AnnParams, ann_top_k, exact_rows
+from simcore.ann import AnnParams, ann_top_k, build_index, exact_rows
 from simcore.ensemble import DEFAULT_WEIGHTS, stack_weighted
 from simcore.tables import vectors_in_universe
 from simcore.threads import blas_threads
@@ -95,13 +95,9 @@ def _sweep(z: np.ndarray, k: int, rows: np.ndarray, efs: list[int]) -> None:
     Only the sample is searched, so a width too slow for a full run is still
     measured; the full-run figure is the sample's time scaled to every user.
     """
-    import faiss
-
     p = AnnParams()
     t = time.perf_counter()
-    index = faiss.IndexHNSWFlat(z.shape[1], p.m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = p.ef_construction
-    index.add(z)
+    index = build_index(z, p)
     print(f"faiss HNSWFlat M{p.m} efConstruction {p.ef_construction}: build {time.perf_counter() - t:.1f} s",
           flush=True)
     for ef in efs:
@@ -143,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     with blas_threads():
         if args.ef_sweep:
             _sweep(z, args.k, rows, args.ef_sweep)
-        for name in [] if args.ef_sweep else args.methods:
+            methods = []
+        else:
+            methods = args.methods
+        for name in methods:
             t = time.perf_counter()
             found = METHODS[name](z, args.k)
             seconds = time.perf_counter() - t

@@ -16,18 +16,16 @@ import sys
 import time
 from pathlib import Path
 
-FEATURE_TABLES = {
-    "course_views": "int_course_view_features",
-    "interests": "int_interest_features",
-    "assessments": "int_assessment_features",
-}
+from contracts.defaults import var
+from evaluation.plain_cosine import FEATURE_TABLES
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", type=Path, required=True, help="a built dev.duckdb")
     parser.add_argument("--signal", choices=sorted(FEATURE_TABLES), default="course_views")
-    parser.add_argument("--target", type=float, default=0.40, help="variance target (dbt var variance_target)")
+    parser.add_argument("--target", type=float, default=var("variance_target"),
+                        help="variance target (default: dbt var variance_target)")
     parser.add_argument("--code", type=Path, help="checkout whose simcore to time (default: this one)")
     args = parser.parse_args(argv)
     if args.code:
