@@ -29,6 +29,7 @@ import numpy as np
 from simcore.topk import DEFAULT_DECIMALS, _rank_rows_exact, block_rows_for
 
 DEFAULT_RECALL_FLOOR = 0.95
+SAMPLE_BLOCK_BYTES = 32 * 1024**2  # score block of the exact rows of a probe or recall sample
 SEARCH_BATCH = 20_000  # query rows per faiss call: bounds the (batch, candidates) buffers
 
 
@@ -157,7 +158,9 @@ def exact_rows(vectors: np.ndarray, rows: np.ndarray, k: int,
     n = z.shape[0]
     out_i = np.empty((rows.size, k), np.int64)
     out_s = np.empty((rows.size, k), np.float32)
-    step = block_rows_for(n)
+    # a small block: its argpartition indices are int64, twice the scores' bytes, and this
+    # runs beside the whole ranking's arrays (a 256 MiB block cost 1.3 GB at 100,000 users)
+    step = block_rows_for(n, SAMPLE_BLOCK_BYTES)
     for start in range(0, rows.size, step):
         part = rows[start:start + step]
         scores = z[part] @ z.T

@@ -37,12 +37,18 @@ def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
 def stack_weighted(vectors: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
     """One (n, sum of dims) float32 matrix whose row dot products are the ensemble score."""
     w = normalise_weights(weights)
-    blocks = [np.sqrt(w[s], dtype=np.float32) * np.asarray(vectors[s], np.float32)
-              for s in SIGNALS if s in vectors and w[s] > 0 and vectors[s].shape[1] > 0]
+    used = [s for s in SIGNALS if s in vectors and w[s] > 0 and vectors[s].shape[1] > 0]
     n = next(iter(vectors.values())).shape[0] if vectors else 0
-    if not blocks:
+    if not used:
         return np.zeros((n, 1), np.float32)
-    return np.ascontiguousarray(np.hstack(blocks))
+    # filled in place: scaled copies then hstack would hold the matrix twice more at peak
+    out = np.empty((n, sum(vectors[s].shape[1] for s in used)), np.float32)
+    start = 0
+    for s in used:
+        stop = start + vectors[s].shape[1]
+        np.multiply(vectors[s], np.sqrt(w[s], dtype=np.float32), out=out[:, start:stop], dtype=np.float32)
+        start = stop
+    return out
 
 
 def pair_cosines(vectors: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 200_000) -> np.ndarray:

@@ -63,7 +63,7 @@ def vectors_in_universe(vector_table: pa.Table, universe: np.ndarray) -> np.ndar
         return np.zeros((len(universe), 0), np.float32)
     column = vector_table.column("vector").combine_chunks()
     dims = column.type.list_size
-    values = column.values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dims)
+    values = column.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dims)
     out = np.zeros((len(universe), dims), np.float32)
     out[index_of(universe, _handles(vector_table))] = values
     return out
