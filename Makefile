@@ -14,6 +14,9 @@ SPARK ?= 0
 # its own; it needs no dbt, only the manifest that `dbt parse` writes
 BOUNCER_VENV := .venv-bouncer
 BOUNCER_STAMP := $(BOUNCER_VENV)/.installed
+# pytest-xdist workers: one more than the cores, since most of the suite's time is
+# real subprocesses (dbt builds, servers) that wait on each other; TEST_WORKERS=0 runs in-process
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
@@ -56,7 +59,7 @@ lint: $(STAMP) $(BOUNCER_STAMP)
 	$(BIN)/dbt-score lint --manifest target/manifest.json
 
 test: $(STAMP) $(TEST_DEPS) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 spark: $(SPARK_STAMP)
 
