@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simcore.ann import AnnParams, ann_top_k, exact_rows, sampled_recall
+from simcore.ann import AnnParams, ann_top_k, exact_rows, sampled_recall, search_widths
 from simcore.tables import resolve_topk_method
 from simcore.topk import top_k
 
@@ -129,3 +129,11 @@ def test_the_search_width_sweep_reports_recall_that_grows_with_the_width(capsys)
     recalls = [float(line.split("recall@5 ")[1].split(",")[0]) for line in lines]
     assert len(recalls) == 2
     assert recalls[0] < recalls[1] and recalls[1] >= 0.95, recalls
+
+
+def test_search_widths_grow_by_the_factor_and_stop_at_the_cap() -> None:
+    assert search_widths(AnnParams()) == [32, 48, 72, 108, 162, 243, 365, 548, 822, 1024]
+    assert search_widths(AnnParams(ef_search=4, ef_growth=2.0, max_ef_search=20)) == [4, 8, 16, 20]
+    assert search_widths(AnnParams(ef_search=64, max_ef_search=64)) == [64]
+    with pytest.raises(ValueError, match="ef_growth"):
+        search_widths(AnnParams(ef_growth=1.0))
