@@ -1,9 +1,13 @@
 """Shared test helpers: run the real pipeline as a subprocess in throw-away folders."""
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,10 +48,59 @@ def run_pipeline(tmp_path: Path):
     return run
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    """300 generated users, shared by the tests of a module (read-only)."""
-    out = tmp_path_factory.mktemp("gen") / "raw"
-    result = run_module("datagen", ["--users", "300", "--seed", "5", "--out", str(out)], out.parent)
-    assert result.returncode == 0, result.stderr
-    return out
+REFERENCE_USERS, REFERENCE_SEED = 300, 3  # python -m datagen --users 300 --seed 3: the reference run's data
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """One default ``python -m pipeline`` run on generated data, made once per test session.
+
+    Tests that need a published ranking to start from (a failed run must leave
+    it unchanged, a reader must keep seeing it) copy this run instead of each
+    paying for a dbt build of their own. Its folders are read-only to tests.
+    """
+
+    data: Path  # the raw tables
+    workdir: Path  # the run's warehouse/ and data/ (pipeline_env) and r.db
+    stdout: str
+
+    @property
+    def db(self) -> Path:
+        return self.workdir / "r.db"
+
+    def copy_to(self, workdir: Path) -> Path:
+        """The run's warehouse, data root and SQLite file, as if it had run in ``workdir``; the SQLite path."""
+        for name in ("warehouse", "data"):
+            if (self.workdir / name).exists():
+                shutil.copytree(self.workdir / name, workdir / name)
+        db = workdir / "r.db"
+        with sqlite3.connect(self.db) as source, sqlite3.connect(db) as target:
+            source.backup(target)  # consistent even if a reader holds the WAL open
+        return db
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory) -> ReferenceRun:
+    """The session's reference run, built by the first xdist worker that asks, under a file lock."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one folder for all workers
+    root = shared / "reference_run"
+    with open(shared / "reference_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "stdout.txt").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            made = run_module("datagen", ["--users", str(REFERENCE_USERS), "--seed", str(REFERENCE_SEED),
+                                          "--out", str(root / "raw")], root)
+            assert made.returncode == 0, made.stderr
+            result = run_module("pipeline", ["--data-dir", str(root / "raw"), "--sqlite-path", str(root / "r.db")],
+                                root)
+            assert result.returncode == 0, result.stdout + result.stderr
+            (root / "stdout.txt").write_text(result.stdout)
+    return ReferenceRun(root / "raw", root, (root / "stdout.txt").read_text())
+
+
+@pytest.fixture
+def generated(reference_run: ReferenceRun) -> Path:
+    """300 generated users (the reference run's raw tables; read-only)."""
+    return reference_run.data

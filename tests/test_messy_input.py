@@ -19,9 +19,9 @@ import pytest
 
 from datagen.messy import FATAL_KINDS, LAYOUT_KINDS, ROW_KINDS, Expected, expand, make_messy
 from pipeline.input_check import InputError, check_inputs
-from tests.conftest import run_module
+from tests.conftest import REFERENCE_SEED, ReferenceRun, run_module
 
-USERS, SEED = 300, 3
+SEED = REFERENCE_SEED  # the dirt's seed, as the clean sample's
 RANKING_COLUMNS = ("user_handle, rank, similar_user_handle, round(score, 9), round(score_interests, 9),"
                    " round(score_assessments, 9), round(score_course_views, 9), shared_interests,"
                    " shared_course_tags, shared_courses, shared_assessments")
@@ -58,17 +58,11 @@ def as_dict(counts: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The clean sample, its published ranking and its audit counts."""
-    work = tmp_path_factory.mktemp("clean")
-    data = work / "raw"
-    assert run_module("datagen", ["--users", str(USERS), "--seed", str(SEED), "--out", str(data)],
-                      work).returncode == 0
-    result = run_module("pipeline", ["--data-dir", str(data), "--sqlite-path", str(work / "r.db")], work)
-    assert result.returncode == 0, result.stdout + result.stderr
-    dropped, cleaned = audits(work)
-    return {"data": data, "db": work / "r.db", "ranking": ranking(work / "r.db"), "dropped": dropped,
-            "cleaned": cleaned}
+def clean(reference_run: ReferenceRun) -> dict[str, object]:
+    """The clean sample (the session's reference run), its published ranking and its audit counts."""
+    dropped, cleaned = audits(reference_run.workdir)
+    return {"data": reference_run.data, "db": reference_run.db, "ranking": ranking(reference_run.db),
+            "dropped": dropped, "cleaned": cleaned}
 
 
 def test_row_dirt_is_counted_exactly_and_never_reaches_the_ranking(clean: dict, tmp_path: Path) -> None:

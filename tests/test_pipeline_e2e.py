@@ -13,7 +13,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import FIXTURES, PROJECT_DIR, pipeline_env, run_module
+from tests.conftest import (
+    FIXTURES,
+    PROJECT_DIR,
+    REFERENCE_SEED,
+    REFERENCE_USERS,
+    ReferenceRun,
+    pipeline_env,
+    run_module,
+)
 
 pytestmark = pytest.mark.e2e
 # the hand derivation uses the original system's features: no IDF, no engagement, no course identity
@@ -85,9 +93,10 @@ def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipelin
     assert history == {run1: 1500, run2: 900}
 
 
-def test_failing_dbt_test_leaves_published_ranking_unchanged(tmp_path: Path, run_pipeline, generated: Path) -> None:
-    db = tmp_path / "r.db"
-    assert run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db)).returncode == 0
+def test_failing_dbt_test_leaves_published_ranking_unchanged(tmp_path: Path, run_pipeline,
+                                                            reference_run: ReferenceRun) -> None:
+    db = reference_run.copy_to(tmp_path)  # a published run, as if made here
+    generated = reference_run.data
     before = (dump(db, "user_ranking"), dump(db, "user_ranking_history"))
     broken = tmp_path / "broken"
     shutil.copytree(generated, broken)
@@ -123,17 +132,19 @@ def dbt_show_every_model(workdir: Path, data_dir: Path) -> subprocess.CompletedP
     """``dbt show --target analyst`` of every model in one dbt invocation; prints {model: status} as JSON."""
     code = ("import json, sys; from dbt.cli.main import dbtRunner;"
             " res = dbtRunner().invoke(['show', '--profiles-dir', '.', '--target', 'analyst', '--limit', '1',"
-            " '-s', 'resource_type:model', '--vars', json.dumps({'data_dir': sys.argv[1]}), '--quiet']);"
+            " '-s', 'resource_type:model', '--vars', json.dumps({'data_dir': sys.argv[1]}), '--quiet',"
+            " '--target-path', sys.argv[2], '--log-path', sys.argv[3]]);"
             " print(json.dumps({r.node.name: str(r.status) for r in (res.result or [])"
             " if r.node.resource_type == 'model'}))")
-    return subprocess.run([sys.executable, "-c", code, str(data_dir)], cwd=PROJECT_DIR, env=pipeline_env(workdir),
+    args = [str(data_dir), str(workdir / "show_target"), str(workdir / "show_logs")]  # not the project's target/
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=PROJECT_DIR, env=pipeline_env(workdir),
                           capture_output=True, text=True, timeout=300)
 
 
-def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, run_pipeline, generated: Path) -> None:
-    db = tmp_path / "r.db"
+def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, reference_run: ReferenceRun) -> None:
+    db = reference_run.copy_to(tmp_path)  # a published run, as if made here
+    generated = reference_run.data
     warehouse = tmp_path / "warehouse"
-    assert run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db)).returncode == 0
     (run1,) = warehouse_run_ids(warehouse / "dev.duckdb")
     analyst = duckdb.connect(str(warehouse / "dev.duckdb"), read_only=True)  # left open, as in a notebook
     run = subprocess.Popen([sys.executable, "-m", "pipeline", "--data-dir", str(generated), "--sqlite-path", str(db)],
@@ -166,9 +177,9 @@ def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, r
     assert sorted(p.name for p in warehouse.glob("dev*")) == ["dev.duckdb"]
 
 
-def test_corrupt_input_file_fails_cleanly(tmp_path: Path, run_pipeline, generated: Path) -> None:
-    db = tmp_path / "r.db"
-    assert run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db)).returncode == 0
+def test_corrupt_input_file_fails_cleanly(tmp_path: Path, run_pipeline, reference_run: ReferenceRun) -> None:
+    db = reference_run.copy_to(tmp_path)  # a published run, as if made here
+    generated = reference_run.data
     before = dump(db, "user_ranking")
     broken = tmp_path / "broken"
     shutil.copytree(generated, broken)
@@ -212,21 +223,20 @@ def test_help_documents_every_flag(tmp_path: Path) -> None:
         assert flag in result.stdout
 
 
-def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipeline, generated: Path) -> None:
+def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipeline,
+                                                    reference_run: ReferenceRun) -> None:
+    """The reference run read the CSV export; the same tables as Parquet rank the same."""
     parquet = tmp_path / "parquet"
-    made = run_module("datagen", ["--users", "300", "--seed", "5", "--out", str(parquet),
-                                            "--format", "parquet"], tmp_path)
+    made = run_module("datagen", ["--users", str(REFERENCE_USERS), "--seed", str(REFERENCE_SEED),
+                                  "--out", str(parquet), "--format", "parquet"], tmp_path)
     assert made.returncode == 0, made.stderr
     assert not list(parquet.glob("*.csv"))
-    rankings = []
-    for name, folder in (("csv", generated), ("parquet", parquet)):
-        db = tmp_path / f"{name}.db"
-        result = run_pipeline("--data-dir", str(folder), "--sqlite-path", str(db))
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert f"({name})" in result.stdout
-        rankings.append(sqlite3.connect(db).execute(
-            "select user_handle, rank, similar_user_handle, round(score, 5) from user_ranking order by 1, 2"
-        ).fetchall())
+    assert "(csv)" in reference_run.stdout
+    result = run_pipeline("--data-dir", str(parquet), "--sqlite-path", str(tmp_path / "parquet.db"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(parquet)" in result.stdout
+    query = "select user_handle, rank, similar_user_handle, round(score, 5) from user_ranking order by 1, 2"
+    rankings = [sqlite3.connect(db).execute(query).fetchall() for db in (reference_run.db, tmp_path / "parquet.db")]
     assert rankings[0] == rankings[1]
 
 

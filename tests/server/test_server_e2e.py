@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -14,26 +13,14 @@ from typing import Any
 import pytest
 from conftest import ROOT, http_get
 
-USERS = 300
-
-
-def run(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
+from tests.conftest import REFERENCE_USERS as USERS
+from tests.conftest import ReferenceRun
 
 
 @pytest.fixture(scope="module")
-def published_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ranking built by ``python -m pipeline`` from ``python -m datagen`` data."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "USER_SIM_WAREHOUSE_DIR": str(tmp / "wh"),
-           "USER_SIM_DATA_ROOT": str(tmp / "data")}
-    run(["-m", "datagen", "--users", str(USERS), "--seed", "3", "--out", str(tmp / "raw")], env, 120)
-    run(["-m", "pipeline", "--env", "dev", "--results_table", "user_ranking", "--data-dir", str(tmp / "raw"),
-         "--sqlite-path", str(tmp / "db.sqlite")], env, 600)
-    return tmp / "db.sqlite"
+def published_db(tmp_path_factory: pytest.TempPathFactory, reference_run: ReferenceRun) -> Path:
+    """A ranking built by ``python -m pipeline`` from ``python -m datagen`` data (the session's reference run)."""
+    return reference_run.copy_to(tmp_path_factory.mktemp("e2e"))
 
 
 def published_rows(db: Path) -> dict[int, list[sqlite3.Row]]:
