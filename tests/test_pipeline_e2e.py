@@ -51,45 +51,46 @@ def test_hand_checked_fixture_reproduces_the_hand_derived_ranking(tmp_path: Path
     assert json.loads(reasons[1]) == [{"tag": "java", "user_bin": "low", "similar_user_bin": "high"}]
 
 
-def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipeline, generated: Path) -> None:
-    db = tmp_path / "r.db"
-    first = run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db), "--results_table", "ranks")
-    assert first.returncode == 0, first.stdout + first.stderr
+def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipeline,
+                                                    reference_run: ReferenceRun) -> None:
+    """The reference run (defaults), then a rerun into the same table with other settings."""
+    db = reference_run.copy_to(tmp_path)
+    generated = reference_run.data
     for step in ("[1/3] input", "[2/3] build", "[3/3] publish", "user_ranking"):
-        assert step in first.stdout
+        assert step in reference_run.stdout
     con = sqlite3.connect(db)
-    users = con.execute("select count(distinct user_handle) from ranks").fetchone()[0]
-    assert users == 300
-    assert con.execute("select count(*) from ranks group by user_handle having count(*) <> 5").fetchall() == []
-    assert con.execute("select count(*) from ranks where user_handle = similar_user_handle").fetchone()[0] == 0
-    assert con.execute("select min(score) >= -1 and max(score) <= 1 from ranks").fetchone()[0] == 1
+    users = con.execute("select count(distinct user_handle) from user_ranking").fetchone()[0]
+    assert users == REFERENCE_USERS
+    assert con.execute("select count(*) from user_ranking group by user_handle having count(*) <> 5").fetchall() == []
+    assert con.execute("select count(*) from user_ranking where user_handle = similar_user_handle").fetchone()[0] == 0
+    assert con.execute("select min(score) >= -1 and max(score) <= 1 from user_ranking").fetchone()[0] == 1
     unsorted = con.execute(
-        "select count(*) from ranks a join ranks b on a.user_handle = b.user_handle and b.rank = a.rank + 1"
-        " where b.score > a.score").fetchone()[0]
+        "select count(*) from user_ranking a join user_ranking b"
+        " on a.user_handle = b.user_handle and b.rank = a.rank + 1 where b.score > a.score").fetchone()[0]
     assert unsorted == 0
-    (run1,) = con.execute("select distinct run_id from ranks").fetchone()
+    (run1,) = con.execute("select distinct run_id from user_ranking").fetchone()
     # auto is exact at 300 users; the recall mart checks it against its own exact sample
     assert con.execute("select topk_method, recall_at_k, recall_sample from ranking_runs").fetchall() == [
         ("exact", 1.0, 300)]
     con.close()
 
-    second = run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db), "--results_table", "ranks",
+    second = run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db), "--results_table", "user_ranking",
                           "--weights", "1", "0", "0", "--top-k", "3", "--topk-method", "ann")
     assert second.returncode == 0, second.stdout + second.stderr
     con = sqlite3.connect(db)
     runs = con.execute("select run_id, status, params from ranking_runs order by publish_seq").fetchall()
     assert [r[1] for r in runs] == ["published", "published"] and runs[0][0] == run1
     assert json.loads(runs[1][2])["weight_interests"] == 1.0
-    (run2,) = con.execute("select distinct run_id from ranks").fetchone()
+    (run2,) = con.execute("select distinct run_id from user_ranking").fetchone()
     assert run2 != run1
-    assert con.execute("select count(*) from ranks").fetchone()[0] == 900
+    assert con.execute("select count(*) from user_ranking").fetchone()[0] == 900
     method, recall, sample = con.execute(
         "select topk_method, recall_at_k, recall_sample from ranking_runs where run_id = ?", (run2,)).fetchone()
     assert (method, sample) == ("ann", 300) and recall >= 0.95
-    assert con.execute("select count(*) from ranks group by user_handle having count(*) <> 3").fetchall() == []
+    assert con.execute("select count(*) from user_ranking group by user_handle having count(*) <> 3").fetchall() == []
     # with only the interest weight, the score is the interest cosine
-    assert con.execute("select max(abs(score - score_interests)) from ranks").fetchone()[0] < 1e-5
-    history = dict(con.execute("select run_id, count(*) from ranks_history group by run_id").fetchall())
+    assert con.execute("select max(abs(score - score_interests)) from user_ranking").fetchone()[0] < 1e-5
+    history = dict(con.execute("select run_id, count(*) from user_ranking_history group by run_id").fetchall())
     assert history == {run1: 1500, run2: 900}
 
 
@@ -225,19 +226,23 @@ def test_help_documents_every_flag(tmp_path: Path) -> None:
 
 def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipeline,
                                                     reference_run: ReferenceRun) -> None:
-    """The reference run read the CSV export; the same tables as Parquet rank the same."""
+    """The reference run read the CSV export; the same tables as Parquet rank the same (into a table named here)."""
     parquet = tmp_path / "parquet"
     made = run_module("datagen", ["--users", str(REFERENCE_USERS), "--seed", str(REFERENCE_SEED),
                                   "--out", str(parquet), "--format", "parquet"], tmp_path)
     assert made.returncode == 0, made.stderr
     assert not list(parquet.glob("*.csv"))
     assert "(csv)" in reference_run.stdout
-    result = run_pipeline("--data-dir", str(parquet), "--sqlite-path", str(tmp_path / "parquet.db"))
+    result = run_pipeline("--data-dir", str(parquet), "--sqlite-path", str(tmp_path / "parquet.db"),
+                          "--results_table", "ranks")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "(parquet)" in result.stdout
-    query = "select user_handle, rank, similar_user_handle, round(score, 5) from user_ranking order by 1, 2"
-    rankings = [sqlite3.connect(db).execute(query).fetchall() for db in (reference_run.db, tmp_path / "parquet.db")]
-    assert rankings[0] == rankings[1]
+    query = "select user_handle, rank, similar_user_handle, round(score, 5) from {} order by 1, 2"
+    with sqlite3.connect(reference_run.db) as csv_db, sqlite3.connect(tmp_path / "parquet.db") as parquet_db:
+        assert csv_db.execute(query.format("user_ranking")).fetchall() == \
+            parquet_db.execute(query.format("ranks")).fetchall()
+        assert {r[0] for r in parquet_db.execute("select name from sqlite_master where type = 'table'")} >= {
+            "ranks", "ranks_history", "ranking_runs"}
 
 
 def test_views_without_a_course_catalogue_are_kept_by_course_identity(tmp_path: Path, run_pipeline,
