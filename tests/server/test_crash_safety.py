@@ -24,7 +24,7 @@ import pytest
 from conftest import ROOT, TABLE, http_get, publish_rows, ranking_rows
 
 from pipeline.publish import RunRecord, interrupted_message, start_run, utc_now
-from tests.conftest import pipeline_env, run_module
+from tests.conftest import REFERENCE_USERS, ReferenceRun, pipeline_env
 
 pytestmark = pytest.mark.e2e
 
@@ -148,16 +148,11 @@ def assert_sound_after_kill(db: Path, base: str, before: dict[str, Any], rows_be
 
 # -- kill the pipeline during dbt -----------------------------------------------------------
 def test_kill_during_dbt_build(tmp_path: Path, run_pipeline: Any, live_server: Any,
-                               follow: Callable[..., Followed]) -> None:
-    raw = tmp_path / "raw"
-    made = run_module("datagen", ["--users", "120", "--seed", "11", "--out", str(raw)], tmp_path)
-    assert made.returncode == 0, made.stderr
-    db = tmp_path / "r.db"
-    args = ["--data-dir", str(raw), "--sqlite-path", str(db)]
-    first = run_pipeline(*args)
-    assert first.returncode == 0, first.stdout + first.stderr
+                               follow: Callable[..., Followed], reference_run: ReferenceRun) -> None:
+    db = reference_run.copy_to(tmp_path)  # the published run the kills must leave in place
+    args = ["--data-dir", str(reference_run.data), "--sqlite-path", str(db)]
     rows = file_state(db)["rows"]
-    assert rows == 600
+    assert rows == REFERENCE_USERS * 5
     con = sqlite3.connect(db)
     users = tuple(r[0] for r in con.execute(f'select distinct user_handle from "{TABLE}" order by 1 limit 6'))
     con.close()
