@@ -23,13 +23,25 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: run test pytest lint lint-sql lint-dbt serve bench clean spark
 
-$(STAMP): requirements.txt pyproject.toml
+# uv installs the pinned requirements (same versions as `pip install -r requirements.txt`)
+# in 6-10 s where pip takes ~32 s; it is the one tool pip installs into the new venv.
+# --compile-bytecode: this environment sets PYTHONDONTWRITEBYTECODE=1, so without it every
+# test process would compile the libraries from source again
+UV_PIN := uv==0.13.9
+UV := $(BIN)/uv
+UV_INSTALL := $(UV) pip install --quiet --compile-bytecode
+
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet $(UV_PIN)
+
+$(STAMP): requirements.txt pyproject.toml $(UV)
+	$(UV_INSTALL) --python $(BIN)/python -r requirements.txt
 	touch $(STAMP)
 
-# the optional Spark executor of the top k (--topk-executor spark): pyspark and pandas on top
+# the optional Spark executor of the top k (--topk-executor spark): pyspark and pandas on top.
+# pip, not uv: pyspark ships as a source archive, and pip's wheel cache keeps the built
+# wheel (9 s to install), where uv rebuilt the 300 MB archive on every install here (20 s)
 $(SPARK_STAMP): requirements-spark.txt $(STAMP)
 	$(BIN)/pip install --quiet -r requirements-spark.txt
 	touch $(SPARK_STAMP)
@@ -39,10 +51,9 @@ TEST_DEPS := $(SPARK_STAMP)
 export USER_SIM_REQUIRE_SPARK := 1
 endif
 
-$(BOUNCER_STAMP): requirements-bouncer.txt
-	$(PYTHON) -m venv $(BOUNCER_VENV)
-	$(BOUNCER_VENV)/bin/pip install --quiet --upgrade pip
-	$(BOUNCER_VENV)/bin/pip install --quiet -r requirements-bouncer.txt
+$(BOUNCER_STAMP): requirements-bouncer.txt $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(BOUNCER_VENV)
+	$(UV_INSTALL) --python $(BOUNCER_VENV)/bin/python -r requirements-bouncer.txt
 	touch $(BOUNCER_STAMP)
 
 run: $(STAMP)
@@ -70,7 +81,7 @@ lint-dbt: $(STAMP) $(BOUNCER_STAMP)
 # the two venvs are made side by side (pip leaves a core idle); linters and pytest then run
 # one after the other: beside pytest's workers the linters only slowed them (measured)
 test:
-	$(MAKE) -j2 $(STAMP) $(BOUNCER_STAMP)
+	$(MAKE) -j2 $(STAMP) $(BOUNCER_STAMP) $(TEST_DEPS)
 	$(MAKE) lint
 	$(MAKE) pytest
 
