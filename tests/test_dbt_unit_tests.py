@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import FIXTURES, PROJECT_DIR, pipeline_env
@@ -58,6 +59,7 @@ def declared_unit_tests() -> set[str]:
     return names
 
 
+@pytest.mark.slow
 def test_every_dbt_unit_test_passes_and_a_wrong_expectation_fails(tmp_path: Path) -> None:
     expected = declared_unit_tests()
     assert len(expected) >= 20, sorted(expected)  # the rules of README "Cleaning rules" and the binning/weighting

@@ -65,6 +65,7 @@ def clean(reference_run: ReferenceRun) -> dict[str, object]:
             "dropped": dropped, "cleaned": cleaned}
 
 
+@pytest.mark.slow
 def test_row_dirt_is_counted_exactly_and_never_reaches_the_ranking(clean: dict, tmp_path: Path) -> None:
     """Every row and layout kind at once, in one real run.
 
@@ -108,6 +109,7 @@ def test_broken_files_stop_the_run_before_dbt_and_keep_the_last_ranking(
     assert len(failed) == 1 and expected.errors[0] in failed[0][0]
 
 
+@pytest.mark.slow
 def test_a_changed_export_format_stops_the_run_with_the_reason(clean: dict, tmp_path: Path) -> None:
     """Every view date in another format: the guard stops the run instead of ranking without views."""
     raw = tmp_path / "raw"

@@ -33,6 +33,7 @@ def dump(db: Path, table: str) -> list[tuple]:
         return con.execute(f'select * from "{table}" order by user_handle, rank, run_id').fetchall()
 
 
+@pytest.mark.slow
 def test_hand_checked_fixture_reproduces_the_hand_derived_ranking(tmp_path: Path, run_pipeline) -> None:
     db = tmp_path / "r.db"
     result = run_pipeline("--data-dir", str(FIXTURES / "hand_checked"), "--sqlite-path", str(db), "--variance", "1.0",
@@ -51,6 +52,7 @@ def test_hand_checked_fixture_reproduces_the_hand_derived_ranking(tmp_path: Path
     assert json.loads(reasons[1]) == [{"tag": "java", "user_bin": "low", "similar_user_bin": "high"}]
 
 
+@pytest.mark.slow
 def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipeline,
                                                     reference_run: ReferenceRun) -> None:
     """The reference run (defaults), then a rerun into the same table with other settings."""
@@ -94,6 +96,7 @@ def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipelin
     assert history == {run1: 1500, run2: 900}
 
 
+@pytest.mark.slow
 def test_failing_dbt_test_leaves_published_ranking_unchanged(tmp_path: Path, run_pipeline,
                                                             reference_run: ReferenceRun) -> None:
     db = reference_run.copy_to(tmp_path)  # a published run, as if made here
@@ -142,6 +145,7 @@ def dbt_show_every_model(workdir: Path, data_dir: Path) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, reference_run: ReferenceRun) -> None:
     db = reference_run.copy_to(tmp_path)  # a published run, as if made here
     generated = reference_run.data
@@ -224,6 +228,7 @@ def test_help_documents_every_flag(tmp_path: Path) -> None:
         assert flag in result.stdout
 
 
+@pytest.mark.slow
 def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipeline,
                                                     reference_run: ReferenceRun) -> None:
     """The reference run read the CSV export; the same tables as Parquet rank the same (into a table named here)."""
@@ -245,6 +250,7 @@ def test_parquet_input_gives_the_same_ranking_as_csv(tmp_path: Path, run_pipelin
             "ranks", "ranks_history", "ranking_runs"}
 
 
+@pytest.mark.slow
 def test_views_without_a_course_catalogue_are_kept_by_course_identity(tmp_path: Path, run_pipeline,
                                                                       generated: Path) -> None:
     """course_tags not available (header only): every view is kept and the course itself is the feature."""

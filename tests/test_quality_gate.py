@@ -46,6 +46,7 @@ def _generator_args(setting: str) -> list[str]:
     return ["--setting", setting, "--catalogue", str(catalogue)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setting", list(MEASURED))
 def test_default_pipeline_holds_its_measured_quality(tmp_path: Path, setting: str) -> None:
     t0 = time.perf_counter()

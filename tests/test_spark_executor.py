@@ -22,7 +22,7 @@ import pytest
 from simcore.spark_topk import SparkSettings, _assemble, parse_conf, spark_session, spark_top_k
 from simcore.tables import resolve_topk_method
 from simcore.topk import brute_force_top_k, top_k
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, REFERENCE_USERS, ReferenceRun
 
 
 def spark_missing() -> str | None:
@@ -60,23 +60,24 @@ def published(db: Path) -> tuple[list[str], list[tuple]]:
     return kept, rows
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_pipeline_publishes_the_same_ranking_on_both_executors(
-    tmp_path: Path, run_pipeline, generated: Path, needs_spark, monkeypatch
+    tmp_path: Path, run_pipeline, reference_run: ReferenceRun, needs_spark, monkeypatch
 ) -> None:
-    monkeypatch.setenv("USER_SIM_BLAS_THREADS", "1")
+    """The local side is the session's reference run: the default pipeline on the same data."""
     monkeypatch.setenv("USER_SIM_SPARK_MASTER", "local[2]")
-    fixed = ("--data-dir", str(generated), "--topk-block-rows", "64")
-    local = run_pipeline(*fixed, "--sqlite-path", str(tmp_path / "local.db"), "--topk-executor", "local")
-    assert local.returncode == 0, local.stdout + local.stderr
-    on_spark = run_pipeline(*fixed, "--sqlite-path", str(tmp_path / "spark.db"), "--topk-executor", "spark")
+    # blocks of 64 rows where the local run scored all 300 users in one block: the ranking
+    # must depend neither on the executor nor on how the users are cut into blocks
+    on_spark = run_pipeline("--data-dir", str(reference_run.data), "--topk-block-rows", "64",
+                            "--sqlite-path", str(tmp_path / "spark.db"), "--topk-executor", "spark")
     assert on_spark.returncode == 0, on_spark.stdout + on_spark.stderr
     # the blocks really ran as Spark tasks: 300 users in blocks of 64
     assert "spark  top k on local[2]: 5 tasks of up to 64 users x " in on_spark.stdout
-    assert "spark  top k" not in local.stdout
-    columns, want = published(tmp_path / "local.db")
+    assert "spark  top k" not in reference_run.stdout
+    columns, want = published(reference_run.db)
     assert {"score", "score_interests", "shared_interests", "n_shared_courses"} <= set(columns)
-    assert len(want) == 300 * 5
+    assert len(want) == REFERENCE_USERS * 5
     assert published(tmp_path / "spark.db") == (columns, want)
     params = sqlite3.connect(tmp_path / "spark.db").execute("select params from ranking_runs").fetchone()[0]
     assert json.loads(params)["topk_executor"] == "spark"

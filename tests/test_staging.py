@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.conftest import FIXTURES, require_real_data
 
@@ -34,6 +35,7 @@ def dropped(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
     return dict(rows)
 
 
+@pytest.mark.slow
 def test_dirty_fixture_drops_exactly_the_documented_rows(tmp_path: Path, run_pipeline) -> None:
     # the fixture is mostly dirt: 7 of its 10 course views are dropped
     result = run_pipeline("--data-dir", str(FIXTURES / "dirty"), "--sqlite-path", str(tmp_path / "r.db"),
@@ -56,6 +58,7 @@ def test_dirty_fixture_drops_exactly_the_documented_rows(tmp_path: Path, run_pip
     assert '"user_handle":"abc"' in samples[0]
 
 
+@pytest.mark.slow
 def test_real_sample_tables_keep_their_known_counts(tmp_path: Path, run_pipeline) -> None:
     real = require_real_data()
     raw = tmp_path / "raw"

@@ -147,6 +147,7 @@ def assert_sound_after_kill(db: Path, base: str, before: dict[str, Any], rows_be
 
 
 # -- kill the pipeline during dbt -----------------------------------------------------------
+@pytest.mark.slow
 def test_kill_during_dbt_build(tmp_path: Path, run_pipeline: Any, live_server: Any,
                                follow: Callable[..., Followed], reference_run: ReferenceRun) -> None:
     db = reference_run.copy_to(tmp_path)  # the published run the kills must leave in place
@@ -274,6 +275,7 @@ PUBLISH_KILL_POINTS = [
 ]
 
 
+@pytest.mark.slow
 def test_kill_during_publish(tmp_path: Path, live_server: Any, follow: Callable[..., Followed]) -> None:
     db = tmp_path / "r.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -148,6 +148,7 @@ def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
 schema = schemathesis.pytest.from_fixture("served_schema").include(path_regex="^/")
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_served_document_holds_for_every_operation(case: schemathesis.Case, tally: Tally) -> None:

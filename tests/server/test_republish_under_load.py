@@ -202,6 +202,7 @@ def republish(raw: Path, db: Path, weights: tuple[str, ...], workdir: Path, traf
     return Window(run_id, started, ended, publishing)
 
 
+@pytest.mark.slow
 def test_republish_under_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = tmp_path / "raw"
     generated = run_module("datagen", ["--users", str(USERS), "--seed", "11", "--out", str(raw)], tmp_path)
