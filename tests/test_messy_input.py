@@ -109,32 +109,6 @@ def test_broken_files_stop_the_run_before_dbt_and_keep_the_last_ranking(
     assert len(failed) == 1 and expected.errors[0] in failed[0][0]
 
 
-@pytest.mark.slow
-def test_a_changed_export_format_stops_the_run_with_the_reason(clean: dict, tmp_path: Path) -> None:
-    """Every view date in another format: the guard stops the run instead of ranking without views."""
-    raw = tmp_path / "raw"
-    shutil.copytree(clean["data"], raw)
-    views = raw / "user_course_views.csv"
-    lines = views.read_text().splitlines()
-    header = lines[0].split(",")
-    i = header.index("view_date")
-    reformatted = []
-    for line in lines[1:]:
-        cells = line.split(",")
-        year, month, day = cells[i].split("-")
-        cells[i] = f"{day}.{month}.{year}"
-        reformatted.append(",".join(cells))
-    views.write_text("\n".join([lines[0], *reformatted]) + "\n")
-    db = tmp_path / "r.db"
-    shutil.copy(clean["db"], db)
-    result = run_module("pipeline", ["--data-dir", str(raw), "--sqlite-path", str(db)], tmp_path)
-    assert result.returncode == 1
-    assert "user_course_views_drop_share_at_most_max_drop_share" in result.stderr
-    assert f"user_course_views: cleaning dropped {len(reformatted):,} of {len(reformatted):,} rows" \
-           f" (invalid_date {len(reformatted):,})" in result.stderr
-    assert ranking(db) == clean["ranking"]
-
-
 def test_combined_dirt_expects_the_sum_of_its_kinds(clean: dict, tmp_path: Path) -> None:
     """Kinds use disjoint rows, so all-rows' expectation is the sum of the single kinds' ones."""
     combined = make_messy(clean["data"], tmp_path / "all", ["all-rows"], seed=SEED)

@@ -53,10 +53,12 @@ def test_hand_checked_fixture_reproduces_the_hand_derived_ranking(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipeline,
-                                                    reference_run: ReferenceRun) -> None:
-    """The reference run (defaults), then a rerun into the same table with other settings."""
-    db = reference_run.copy_to(tmp_path)
+def test_a_rerun_with_other_settings_swaps_in_beside_an_open_analyst_connection(
+        tmp_path: Path, reference_run: ReferenceRun) -> None:
+    """The reference run (defaults), then a rerun into the same table with other settings while a
+    read-only connection stays open on the warehouse, as in a notebook: one real run for both the
+    atomic swap with its history and the analysts never blocking a run, nor it them."""
+    db = reference_run.copy_to(tmp_path)  # a published run, as if made here
     generated = reference_run.data
     for step in ("[1/3] input", "[2/3] build", "[3/3] publish", "user_ranking"):
         assert step in reference_run.stdout
@@ -76,9 +78,26 @@ def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipelin
         ("exact", 1.0, 300)]
     con.close()
 
-    second = run_pipeline("--data-dir", str(generated), "--sqlite-path", str(db), "--results_table", "user_ranking",
-                          "--weights", "1", "0", "0", "--top-k", "3", "--topk-method", "ann")
-    assert second.returncode == 0, second.stdout + second.stderr
+    warehouse = tmp_path / "warehouse"
+    assert warehouse_run_ids(warehouse / "dev.duckdb") == {run1}
+    analyst = duckdb.connect(str(warehouse / "dev.duckdb"), read_only=True)  # left open, as in a notebook
+    run = subprocess.Popen([sys.executable, "-m", "pipeline", "--data-dir", str(generated), "--sqlite-path", str(db),
+                            "--results_table", "user_ranking", "--weights", "1", "0", "0", "--top-k", "3",
+                            "--topk-method", "ann"],
+                           cwd=PROJECT_DIR, env=pipeline_env(tmp_path), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(warehouse.glob("dev.building-*.duckdb")):  # the run is building
+            assert run.poll() is None and time.monotonic() < deadline, "the run ended before building"
+            time.sleep(0.2)
+        # a second reader opens the warehouse while the run builds (another process, as a second analyst)
+        assert warehouse_run_ids(warehouse / "dev.duckdb") == {run1}
+        output = run.communicate(timeout=300)[0]
+    finally:
+        run.kill()
+    assert run.returncode == 0, output
+
     con = sqlite3.connect(db)
     runs = con.execute("select run_id, status, params from ranking_runs order by publish_seq").fetchall()
     assert [r[1] for r in runs] == ["published", "published"] and runs[0][0] == run1
@@ -94,11 +113,26 @@ def test_generated_run_then_rerun_with_other_weights(tmp_path: Path, run_pipelin
     assert con.execute("select max(abs(score - score_interests)) from user_ranking").fetchone()[0] < 1e-5
     history = dict(con.execute("select run_id, count(*) from user_ranking_history group by run_id").fetchall())
     assert history == {run1: 1500, run2: 900}
+    con.close()
+
+    # the open connection keeps the build it opened; a new one sees the new build
+    assert analyst.sql("select distinct run_id from user_ranking").fetchall() == [(run1,)]
+    assert analyst.execute("select count(*) from user_ranking").fetchone() == (1500,)
+    # with the notebook still open, dbt show works on every model through the read-only target
+    shown = dbt_show_every_model(tmp_path, generated)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    models = {p.stem for p in (PROJECT_DIR / "models").rglob("*.sql")} | {
+        p.stem for p in (PROJECT_DIR / "python_models").glob("*.py")}
+    assert json.loads(shown.stdout.splitlines()[-1]) == {m: "success" for m in models}
+    analyst.close()
+    assert warehouse_run_ids(warehouse / "dev.duckdb") == {run2}
+    assert sorted(p.name for p in warehouse.glob("dev*")) == ["dev.duckdb"]
 
 
 @pytest.mark.slow
-def test_failing_dbt_test_leaves_published_ranking_unchanged(tmp_path: Path, run_pipeline,
-                                                            reference_run: ReferenceRun) -> None:
+def test_failing_dbt_tests_leave_published_ranking_unchanged_and_name_their_reasons(
+        tmp_path: Path, run_pipeline, reference_run: ReferenceRun) -> None:
+    """Two independent breakages in one run, each caught by its own dbt test on its own branch."""
     db = reference_run.copy_to(tmp_path)  # a published run, as if made here
     generated = reference_run.data
     before = (dump(db, "user_ranking"), dump(db, "user_ranking_history"))
@@ -108,9 +142,24 @@ def test_failing_dbt_test_leaves_published_ranking_unchanged(tmp_path: Path, run
     lines = (broken / "user_assessment_scores.csv").read_text().splitlines()
     rows = [",".join(line.split(",")[:3] + ["150"]) for line in lines[1:]]
     (broken / "user_assessment_scores.csv").write_text("\n".join([lines[0], *rows]) + "\n")
+    # a changed export format, every view date as 31.12.2020: cleaning would drop every view, and
+    # the drop-share guard stops the run instead of ranking without the views
+    views = broken / "user_course_views.csv"
+    lines = views.read_text().splitlines()
+    i = lines[0].split(",").index("view_date")
+    reformatted = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        year, month, day = cells[i].split("-")
+        cells[i] = f"{day}.{month}.{year}"
+        reformatted.append(",".join(cells))
+    views.write_text("\n".join([lines[0], *reformatted]) + "\n")
     result = run_pipeline("--data-dir", str(broken), "--sqlite-path", str(db))
     assert result.returncode == 1
     assert "bins_hold_share_int_assessment_scores_binned" in result.stderr
+    assert "user_course_views_drop_share_at_most_max_drop_share" in result.stderr
+    assert f"user_course_views: cleaning dropped {len(reformatted):,} of {len(reformatted):,} rows" \
+           f" (invalid_date {len(reformatted):,})" in result.stderr
     assert (dump(db, "user_ranking"), dump(db, "user_ranking_history")) == before
     statuses = [r[0] for r in sqlite3.connect(db).execute("select status from ranking_runs order by started_at")]
     assert sorted(statuses) == ["failed", "published"]
@@ -143,43 +192,6 @@ def dbt_show_every_model(workdir: Path, data_dir: Path) -> subprocess.CompletedP
     args = [str(data_dir), str(workdir / "show_target"), str(workdir / "show_logs")]  # not the project's target/
     return subprocess.run([sys.executable, "-c", code, *args], cwd=PROJECT_DIR, env=pipeline_env(workdir),
                           capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.slow
-def test_a_connection_open_on_the_warehouse_never_blocks_a_run(tmp_path: Path, reference_run: ReferenceRun) -> None:
-    db = reference_run.copy_to(tmp_path)  # a published run, as if made here
-    generated = reference_run.data
-    warehouse = tmp_path / "warehouse"
-    (run1,) = warehouse_run_ids(warehouse / "dev.duckdb")
-    analyst = duckdb.connect(str(warehouse / "dev.duckdb"), read_only=True)  # left open, as in a notebook
-    run = subprocess.Popen([sys.executable, "-m", "pipeline", "--data-dir", str(generated), "--sqlite-path", str(db)],
-                           cwd=PROJECT_DIR, env=pipeline_env(tmp_path), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not list(warehouse.glob("dev.building-*.duckdb")):  # the run is building
-            assert run.poll() is None and time.monotonic() < deadline, "the run ended before building"
-            time.sleep(0.2)
-        # a second reader opens the warehouse while the run builds (another process, as a second analyst)
-        assert warehouse_run_ids(warehouse / "dev.duckdb") == {run1}
-        output = run.communicate(timeout=300)[0]
-    finally:
-        run.kill()
-    assert run.returncode == 0, output
-    (run2,) = sqlite3.connect(db).execute("select distinct run_id from user_ranking").fetchone()
-    assert run2 != run1
-    # the open connection keeps the build it opened; a new one sees the new build
-    assert analyst.sql("select distinct run_id from user_ranking").fetchall() == [(run1,)]
-    assert analyst.execute("select count(*) from user_ranking").fetchone() == (1500,)
-    # with the notebook still open, dbt show works on every model through the read-only target
-    shown = dbt_show_every_model(tmp_path, generated)
-    assert shown.returncode == 0, shown.stdout + shown.stderr
-    models = {p.stem for p in (PROJECT_DIR / "models").rglob("*.sql")} | {
-        p.stem for p in (PROJECT_DIR / "python_models").glob("*.py")}
-    assert json.loads(shown.stdout.splitlines()[-1]) == {m: "success" for m in models}
-    analyst.close()
-    assert warehouse_run_ids(warehouse / "dev.duckdb") == {run2}
-    assert sorted(p.name for p in warehouse.glob("dev*")) == ["dev.duckdb"]
 
 
 def test_corrupt_input_file_fails_cleanly(tmp_path: Path, run_pipeline, reference_run: ReferenceRun) -> None:
