@@ -3,11 +3,12 @@
 -- recomputed at request time. Lists hold at most var `reasons_max_items`
 -- items, alphabetically; the n_shared_* counts are complete.
 --
--- Each user's items are gathered into one list (assessments: one tag -> bin
--- map) and each ranked pair intersects the two users' lists. Pairs are joined
--- to users only, never two users' items to each other on the item, so a
--- popular tag cannot multiply rows; at 100,000 users this takes 6.3 s and
--- 1.3 GB where a join per shared item took 9.3 s and 2.2 GB.
+-- Each user's items are gathered into one row of lists, one list per kind
+-- (assessments: one tag -> bin map), and each ranked pair intersects the two
+-- users' lists. Pairs are joined to users only, never two users' items to each
+-- other on the item, so a popular tag cannot multiply rows; at 100,000 users
+-- this takes 6.0-6.3 s and 1.1 GB where a join per shared item took 9.3 s and
+-- 2.2 GB (and a list CTE per kind, eight joins, 6.3 s and 1.3 GB).
 {%- set max_items = var('reasons_max_items') %}
 with
 
@@ -48,36 +49,50 @@ assessments as (
     from {{ ref('int_assessment_scores_binned') }}
 ),
 
--- one row per user: the items of each kind (each item once: the inputs are unique per user and item)
-interests_by_user as (
+-- every user's items, tagged with their kind (each item once per user: the inputs are unique
+-- per user and item)
+user_items as (
     select
         user_handle,
-        list(interest_tag) as items
+        'interest' as item_kind,
+        interest_tag as item,
+        null as score_bin
     from interests
-    group by user_handle
-),
-
-course_tags_by_user as (
+    union all
     select
         user_handle,
-        list(course_tag) as items
+        'course_tag' as item_kind,
+        course_tag as item,
+        null as score_bin
     from viewed_course_tags
-    group by user_handle
-),
-
-courses_by_user as (
+    union all
     select
         user_handle,
-        list(course_id) as items
+        'course' as item_kind,
+        course_id as item,
+        null as score_bin
     from viewed_courses
-    group by user_handle
-),
-
-assessments_by_user as (
+    union all
     select
         user_handle,
-        map(list(assessment_tag), list(score_bin)) as score_bins
+        'assessment' as item_kind,
+        assessment_tag as item,
+        score_bin
     from assessments
+),
+
+-- one row per user: a list per kind (null when the user has none), assessments as a tag -> bin map
+items_by_user as (
+    select
+        user_handle,
+        list(item) filter (where item_kind = 'interest') as interests,
+        list(item) filter (where item_kind = 'course_tag') as course_tags,
+        list(item) filter (where item_kind = 'course') as courses,
+        map(
+            list(item) filter (where item_kind = 'assessment'),
+            list(score_bin) filter (where item_kind = 'assessment')
+        ) as score_bins
+    from user_items
     group by user_handle
 ),
 
@@ -85,25 +100,15 @@ shared as (
     select
         ranking.user_handle,
         ranking.similar_user_handle,
-        list_sort(list_intersect(my_interests.items, their_interests.items)) as interests,
-        list_sort(list_intersect(my_course_tags.items, their_course_tags.items)) as course_tags,
-        list_sort(list_intersect(my_courses.items, their_courses.items)) as courses,
-        list_sort(list_intersect(
-            map_keys(my_assessments.score_bins), map_keys(their_assessments.score_bins)
-        )) as assessment_tags,
-        my_assessments.score_bins as my_score_bins,
-        their_assessments.score_bins as their_score_bins
+        list_sort(list_intersect(mine.interests, theirs.interests)) as interests,
+        list_sort(list_intersect(mine.course_tags, theirs.course_tags)) as course_tags,
+        list_sort(list_intersect(mine.courses, theirs.courses)) as courses,
+        list_sort(list_intersect(map_keys(mine.score_bins), map_keys(theirs.score_bins))) as assessment_tags,
+        mine.score_bins as my_score_bins,
+        theirs.score_bins as their_score_bins
     from ranking
-    left join interests_by_user as my_interests on ranking.user_handle = my_interests.user_handle
-    left join interests_by_user as their_interests on ranking.similar_user_handle = their_interests.user_handle
-    left join course_tags_by_user as my_course_tags on ranking.user_handle = my_course_tags.user_handle
-    left join course_tags_by_user as their_course_tags
-        on ranking.similar_user_handle = their_course_tags.user_handle
-    left join courses_by_user as my_courses on ranking.user_handle = my_courses.user_handle
-    left join courses_by_user as their_courses on ranking.similar_user_handle = their_courses.user_handle
-    left join assessments_by_user as my_assessments on ranking.user_handle = my_assessments.user_handle
-    left join assessments_by_user as their_assessments
-        on ranking.similar_user_handle = their_assessments.user_handle
+    left join items_by_user as mine on ranking.user_handle = mine.user_handle
+    left join items_by_user as theirs on ranking.similar_user_handle = theirs.user_handle
 ),
 
 joined as (
