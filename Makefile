@@ -52,7 +52,8 @@ export USER_SIM_REQUIRE_SPARK := 1
 endif
 
 $(BOUNCER_STAMP): requirements-bouncer.txt $(UV)
-	$(UV) venv --quiet --python $(PYTHON) $(BOUNCER_VENV)
+	@# --clear: an older or changed .venv-bouncer is rebuilt from scratch (uv refuses an existing one)
+	$(UV) venv --quiet --clear --python $(PYTHON) $(BOUNCER_VENV)
 	$(UV_INSTALL) --python $(BOUNCER_VENV)/bin/python -r requirements-bouncer.txt
 	touch $(BOUNCER_STAMP)
 
