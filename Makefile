@@ -51,8 +51,8 @@ TEST_DEPS := $(SPARK_STAMP)
 export USER_SIM_REQUIRE_SPARK := 1
 endif
 
+# --clear: an older or changed .venv-bouncer is rebuilt from scratch (uv refuses an existing one)
 $(BOUNCER_STAMP): requirements-bouncer.txt $(UV)
-	@# --clear: an older or changed .venv-bouncer is rebuilt from scratch (uv refuses an existing one)
 	$(UV) venv --quiet --clear --python $(PYTHON) $(BOUNCER_VENV)
 	$(UV_INSTALL) --python $(BOUNCER_VENV)/bin/python -r requirements-bouncer.txt
 	touch $(BOUNCER_STAMP)
