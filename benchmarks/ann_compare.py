@@ -20,17 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.runs import load_vectors
-from simcore.ann import AnnParams, ann_top_k, build_index, exact_rows
+from simcore.ann import AnnParams, ann_top_k, build_index
 from simcore.ensemble import DEFAULT_WEIGHTS, stack_weighted
+from simcore.recall import recall_on_rows
 from simcore.tables import vectors_in_universe
 from simcore.threads import blas_threads
-
-
-def _recall(vectors: np.ndarray, found: np.ndarray, k: int, rows: np.ndarray) -> float:
-    _, exact = exact_rows(vectors, rows, k)
-    got = np.einsum("ij,ikj->ik", vectors[rows], vectors[np.maximum(found[rows], 0)])
-    got = np.where(found[rows] == rows[:, None], -np.inf, np.round(got, 6))
-    return float((got >= exact[:, -1:]).mean())
 
 
 def _faiss_hnsw(z: np.ndarray, k: int) -> np.ndarray:
@@ -108,7 +102,7 @@ def _sweep(z: np.ndarray, k: int, rows: np.ndarray, efs: list[int]) -> None:
         full = np.full((z.shape[0], k), -1, np.int64)
         self_last = np.argsort(found == rows[:, None], axis=1, kind="stable")  # faiss lists best first
         full[rows] = np.take_along_axis(found, self_last, axis=1)[:, :k]
-        print(f"  ef {ef:>5}: recall@{k} {_recall(z, full, k, rows):.4f}, search "
+        print(f"  ef {ef:>5}: recall@{k} {recall_on_rows(z, full, rows):.4f}, search "
               f"{seconds / rows.size * 1e3:.2f} ms/user, {seconds / rows.size * z.shape[0] / 60:.1f} min for all",
               flush=True)
 
@@ -146,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             found = METHODS[name](z, args.k)
             seconds = time.perf_counter() - t
-            print(f"{name:<58} {seconds:8.1f} s   recall@{args.k} {_recall(z, found, args.k, rows):.4f}", flush=True)
+            print(f"{name:<58} {seconds:8.1f} s   recall@{args.k} {recall_on_rows(z, found, rows):.4f}", flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
     return 0
 

@@ -22,7 +22,8 @@ from sklearn.preprocessing import normalize
 from evaluation.neighbours import Neighbours, from_indices
 from simcore.ensemble import SIGNALS, normalise_weights
 from simcore.matrix import build_user_feature_matrix
-from simcore.topk import DEFAULT_DECIMALS, rank_block  # the pipeline's own tie rule
+from simcore.precision import SCORE_DECIMALS
+from simcore.topk import rank_block  # the pipeline's own tie rule
 
 FEATURE_TABLES: dict[str, str] = {
     "interests": "int_interest_features",
@@ -66,8 +67,7 @@ def stacked_cosine_matrix(matrices: Mapping[str, sp.csr_matrix], weights: Mappin
     return sp.hstack(blocks, format="csr", dtype=np.float32)
 
 
-def sparse_top_k(z: sp.csr_matrix, k: int, block_rows: int = BLOCK_ROWS,
-                 decimals: int = DEFAULT_DECIMALS) -> tuple[np.ndarray, np.ndarray]:
+def sparse_top_k(z: sp.csr_matrix, k: int, block_rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """Exact top k by sparse row dot products, block by block; ties as in :func:`simcore.topk.top_k`."""
     n = z.shape[0]
     k_eff = min(k, n - 1)
@@ -80,7 +80,7 @@ def sparse_top_k(z: sp.csr_matrix, k: int, block_rows: int = BLOCK_ROWS,
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
         # products and rounding in float64, as brute_force_top_k: a tie stays a tie
-        scores = np.round((z[start:stop] @ zt).toarray(), decimals).astype(np.float32)
+        scores = np.round((z[start:stop] @ zt).toarray(), SCORE_DECIMALS).astype(np.float32)
         scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         index[start:stop], best[start:stop] = rank_block(scores, k_eff)
     return index, best

@@ -3,11 +3,11 @@
 Exact top k costs n^2 dot products: about 9 hours at 1,000,000 users on 2
 cores. Here a faiss graph index (``IndexHNSWFlat``, inner product; chosen over
 faiss IVF-Flat and hnswlib in ``benchmarks/ann_compare.py``, README "Scale")
-proposes candidates, every candidate is re-scored exactly in float32 and
-ranked with the exact path's rule (rounded score descending, then lower
-index), and the user itself is never kept. So every published score is exact;
+proposes candidates, every candidate is re-scored in float64 at the published
+precision (:mod:`simcore.scoring`) and ranked with the exact path's rule
+(score descending, then lower index), and the user itself is never kept. So every published score is exact;
 only a neighbour the index did not propose can be missed, which recall@k on
-an exact sample measures (:func:`sampled_recall`).
+an exact sample measures (:func:`simcore.recall.sampled_recall`).
 
 Users whose vector is all zero (no data in any weighted signal) score 0
 against everyone; their exact answer is the k lowest other indices, which is
@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simcore.topk import DEFAULT_DECIMALS, _rank_rows_exact, block_rows_for
+from simcore.scoring import exact_pair_scores
+from simcore.topk import exact_rows
 
-DEFAULT_RECALL_FLOOR = 0.95
-SAMPLE_BLOCK_BYTES = 32 * 1024**2  # score block of the exact rows of a probe or recall sample
 SEARCH_BATCH = 20_000  # query rows per faiss call: bounds the (batch, candidates) buffers
 
 
@@ -64,10 +63,9 @@ def build_index(vectors: np.ndarray, params: AnnParams):
     return index
 
 
-def _rank_candidates(rows: np.ndarray, cand: np.ndarray, dist: np.ndarray, k: int,
-                     decimals: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's candidates by rounded score descending, then index; self and padding (-1) removed."""
-    scores = np.round(dist.astype(np.float32), decimals)
+def _rank_candidates(z: np.ndarray, rows: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's candidates rescored exactly, by score descending then index; self and padding (-1) removed."""
+    scores = exact_pair_scores(z, z, np.repeat(rows, cand.shape[1]), np.maximum(cand, 0).ravel()).reshape(cand.shape)
     invalid = (cand < 0) | (cand == rows[:, None])
     scores[invalid] = -np.inf
     order = np.lexsort((np.where(invalid, np.iinfo(np.int64).max, cand), -scores), axis=1)[:, :k]
@@ -86,22 +84,21 @@ def _lowest_others(rows: np.ndarray, k: int) -> np.ndarray:
 class _Searcher:
     """The index over the users with data, answering in global row indices."""
 
-    def __init__(self, z: np.ndarray, active: np.ndarray, has_idle: bool, params: AnnParams, k: int,
-                 decimals: int) -> None:
-        self.z, self.active, self.has_idle, self.k, self.decimals = z, active, has_idle, k, decimals
+    def __init__(self, z: np.ndarray, active: np.ndarray, has_idle: bool, params: AnnParams, k: int) -> None:
+        self.z, self.active, self.has_idle, self.k = z, active, has_idle, k
         self.fetch = min(params.candidates + 1, active.size)
         self.index = build_index(z[active], params)
 
     def search(self, rows: np.ndarray, ef: int) -> tuple[np.ndarray, np.ndarray]:
         self.index.hnsw.efSearch = max(ef, self.fetch)
-        dist, found = self.index.search(self.z[rows], self.fetch)
+        _, found = self.index.search(self.z[rows], self.fetch)
         cand = np.where(found < 0, -1, self.active[np.maximum(found, 0)])
-        got, got_scores = _rank_candidates(rows, cand, dist, self.k, self.decimals)
+        got, got_scores = _rank_candidates(self.z, rows, cand, self.k)
         # fewer than k proposals, or a k-th score below the 0 that every user without
         # data scores: those rows are ranked exactly
         short = np.flatnonzero(~np.isfinite(got_scores).all(axis=1) | ((got_scores[:, -1] < 0) & self.has_idle))
         if short.size:
-            got[short], got_scores[short] = exact_rows(self.z, rows[short], self.k, self.decimals)
+            got[short], got_scores[short] = exact_rows(self.z, rows[short], self.k)
         return got, got_scores
 
 
@@ -119,11 +116,11 @@ def _tuned_ef(searcher: _Searcher, params: AnnParams, seed: int) -> int:
     """The first of :func:`search_widths` whose recall on a probe sample reaches ``probe_recall``."""
     rng = np.random.default_rng(seed)
     probe = np.sort(rng.choice(searcher.active, size=min(searcher.active.size, params.probe_users), replace=False))
-    _, exact = exact_rows(searcher.z, probe, searcher.k, searcher.decimals)
+    _, exact = exact_rows(searcher.z, probe, searcher.k)
     widths = search_widths(params)
     for ef in widths:
         _, got = searcher.search(probe, ef)
-        recall = float((got >= exact[:, -1:] - 2 * 10.0**-searcher.decimals).mean())
+        recall = float((got >= exact[:, -1:]).mean())  # both exact at the published precision
         if recall >= params.probe_recall:
             return ef
     return widths[-1]
@@ -134,89 +131,29 @@ def ann_top_k(
     k: int,
     *,
     params: AnnParams | None = None,
-    decimals: int = DEFAULT_DECIMALS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`simcore.topk.top_k` (same shapes, order and tie rule), candidates from faiss HNSW.
 
-    faiss returns the exact inner product of every candidate it proposes, so
-    the scores are exact; the search width is tuned on a probe sample first.
+    Every candidate faiss proposes is rescored exactly; the search width is
+    tuned on a probe sample first.
     """
     z = np.ascontiguousarray(vectors, dtype=np.float32)
     n = z.shape[0]
     k_eff = min(k, n - 1)
     if k_eff <= 0:
-        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64)
     p = params or AnnParams()
     neighbours = np.empty((n, k_eff), np.int64)
-    best = np.empty((n, k_eff), np.float32)
+    best = np.empty((n, k_eff), np.float64)
     empty = ~np.any(z != 0, axis=1)
     idle = np.flatnonzero(empty)
     neighbours[idle] = _lowest_others(idle, k_eff)
     best[idle] = 0.0
     active = np.flatnonzero(~empty)
     if active.size:
-        searcher = _Searcher(z, active, bool(idle.size), p, k_eff, decimals)
+        searcher = _Searcher(z, active, bool(idle.size), p, k_eff)
         ef = _tuned_ef(searcher, p, seed=p.seed)
         for start in range(0, active.size, SEARCH_BATCH):
             rows = active[start:start + SEARCH_BATCH]
             neighbours[rows], best[rows] = searcher.search(rows, ef)
     return neighbours, best
-
-
-def exact_rows(vectors: np.ndarray, rows: np.ndarray, k: int,
-               decimals: int = DEFAULT_DECIMALS) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top k of the given rows only (the reference a recall sample is measured against)."""
-    z = np.ascontiguousarray(vectors, dtype=np.float32)
-    n = z.shape[0]
-    out_i = np.empty((rows.size, k), np.int64)
-    out_s = np.empty((rows.size, k), np.float32)
-    # a small block: its argpartition indices are int64, twice the scores' bytes, and this
-    # runs beside the whole ranking's arrays (a 256 MiB block cost 1.3 GB at 100,000 users)
-    step = block_rows_for(n, SAMPLE_BLOCK_BYTES)
-    for start in range(0, rows.size, step):
-        part = rows[start:start + step]
-        scores = z[part] @ z.T
-        np.round(scores, decimals, out=scores)
-        scores[np.arange(part.size), part] = -np.inf
-        out_i[start:start + step], out_s[start:start + step] = _rank_rows_exact(scores, k)
-    return out_i, out_s
-
-
-@dataclass(frozen=True)
-class Recall:
-    """recall@k of a ranking on a random sample of users against exact top k."""
-
-    recall: float
-    sample_size: int
-    k: int
-
-
-def sampled_recall(vectors: np.ndarray, neighbours: np.ndarray, sample_size: int = 1_000, seed: int = 0,
-                   decimals: int = DEFAULT_DECIMALS) -> Recall:
-    """Share of the exact top k found, on ``sample_size`` random users.
-
-    Each listed neighbour is re-scored from ``vectors`` (the list is trusted for
-    nothing but its indices; ``-1`` or the user itself never counts). With
-    ties at the cut several lists are all exact, so a neighbour is a hit when
-    its exact score reaches the exact k-th score (within rounding).
-    """
-    z = np.ascontiguousarray(vectors, dtype=np.float32)
-    n, k = neighbours.shape
-    if n == 0 or k == 0:
-        return Recall(1.0, 0, k)
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(n, size=min(n, sample_size), replace=False))
-    _, exact_scores = exact_rows(z, rows, k, decimals)
-    listed = neighbours[rows]
-    scores = np.einsum("ij,ikj->ik", z[rows], z[np.maximum(listed, 0)]).astype(np.float32)
-    np.round(scores, decimals, out=scores)
-    scores[(listed < 0) | (listed == rows[:, None])] = -np.inf
-    # a neighbour listed twice counts once
-    dup = np.zeros_like(listed, dtype=bool)
-    earlier = np.tri(k - 1, dtype=bool)[None]  # [a, b]: slot b comes before slot a + 1
-    dup[:, 1:] = np.any((listed[:, 1:, None] == listed[:, None, :-1]) & earlier, axis=2)
-    scores[dup] = -np.inf
-    # the ranking's scores came from a blocked matmul, these from einsum: float32 sums in
-    # another order may differ by one unit in the last rounded place
-    hits = scores >= exact_scores[:, -1:] - 2 * 10.0**-decimals
-    return Recall(float(hits.mean()), int(rows.size), int(k))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from contracts.defaults import var
+from simcore.scoring import exact_pair_scores
 
 SIGNALS: tuple[str, ...] = ("interests", "assessments", "course_views")
 # Tuned in docs/analysis.md and declared once, as dbt vars weight_<signal>.
@@ -51,13 +52,8 @@ def stack_weighted(vectors: Mapping[str, np.ndarray], weights: Mapping[str, floa
     return out
 
 
-def pair_cosines(vectors: np.ndarray, left: np.ndarray, right: np.ndarray, chunk: int = 200_000) -> np.ndarray:
-    """Cosine of each (left[i], right[i]) pair on one signal, in chunks to bound memory."""
-    out = np.zeros(len(left), dtype=np.float32)
+def pair_cosines(vectors: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Cosine of each (left[i], right[i]) pair on one signal, exact at the published precision."""
     if vectors.shape[1] == 0:
-        return out
-    for start in range(0, len(left), chunk):
-        a = vectors[left[start:start + chunk]]
-        b = vectors[right[start:start + chunk]]
-        out[start:start + chunk] = np.einsum("ij,ij->i", a, b)
-    return out
+        return np.zeros(len(left), np.float64)
+    return exact_pair_scores(vectors, vectors, np.asarray(left, np.int64), np.asarray(right, np.int64))

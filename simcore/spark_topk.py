@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from simcore.topk import DEFAULT_DECIMALS, block_starts, prepare_vectors, top_k_block
+from simcore.topk import block_starts, prepare_vectors, score_margin, top_k_block
 
 DEFAULT_MASTER = "local[2]"
 PYSPARK_PIN = "pyspark==4.0.5"  # requirements-spark.txt
@@ -41,7 +41,7 @@ CONNECT_PIN = PYSPARK_PIN.replace("==", "[connect]==")  # Spark Connect's client
 _MASTER = re.compile(r"^(local(\[(\d+|\*)(,\d+)?\])?|spark://.+|yarn|k8s://.+|sc://.+)$")
 # one BLAS thread per task: Spark already runs one task per core
 _ONE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-_RESULT_SCHEMA = "row long, rank int, neighbour long, score float"
+_RESULT_SCHEMA = "row long, rank int, neighbour long, score double"
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,6 @@ def spark_top_k(
     k: int,
     *,
     block_rows: int | None = None,
-    decimals: int = DEFAULT_DECIMALS,
     session: Any | None = None,
     settings: SparkSettings | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -168,17 +167,17 @@ def spark_top_k(
     z, k_eff = prepare_vectors(vectors, k)
     n = z.shape[0]
     if k_eff <= 0:  # nothing to rank: no cluster needed
-        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64)
     step, starts = block_starts(n, block_rows)
     settings = settings or SparkSettings.from_env()
     if session is not None:
-        return _run(session, settings, z, k_eff, step, starts, decimals)
+        return _run(session, settings, z, k_eff, step, starts)
     with spark_session(settings) as built:
-        return _run(built, settings, z, k_eff, step, starts, decimals)
+        return _run(built, settings, z, k_eff, step, starts)
 
 
-def _run(session: Any, settings: SparkSettings, z: np.ndarray, k: int, step: int, starts: list[int],
-         decimals: int) -> tuple[np.ndarray, np.ndarray]:
+def _run(session: Any, settings: SparkSettings, z: np.ndarray, k: int, step: int, starts: list[int]
+         ) -> tuple[np.ndarray, np.ndarray]:
     n = z.shape[0]
     staging = Path(tempfile.mkdtemp(prefix="user_sim_spark_", dir=settings.staging_dir))
     try:
@@ -189,7 +188,7 @@ def _run(session: Any, settings: SparkSettings, z: np.ndarray, k: int, step: int
         _distribute(session, settings, vectors_file, code_zip)
         # one block start per partition: range() splits evenly, so every task ranks exactly one block
         blocks = session.range(0, n, step, numPartitions=len(starts))
-        task = partial(rank_blocks, vectors_file.name, step, k, decimals)
+        task = partial(rank_blocks, vectors_file.name, step, k, score_margin(z))
         t = time.perf_counter()
         result = blocks.mapInPandas(task, _RESULT_SCHEMA).toArrow()
         master = session.conf.get("spark.master", settings.master)
@@ -218,7 +217,7 @@ def _distribute(session: Any, settings: SparkSettings, vectors_file: Path, code_
         session.sparkContext.addPyFile(str(code_zip))
 
 
-def rank_blocks(file_name: str, step: int, k: int, decimals: int, batches: Iterator[Any]) -> Iterator[Any]:
+def rank_blocks(file_name: str, step: int, k: int, margin: float, batches: Iterator[Any]) -> Iterator[Any]:
     """Spark task body: for each block start, the block's top k in long form (row, rank, neighbour, score)."""
     import pandas as pd
     from pyspark import SparkFiles
@@ -230,12 +229,12 @@ def rank_blocks(file_name: str, step: int, k: int, decimals: int, batches: Itera
         for batch in batches:
             for start in batch["id"].tolist():
                 stop = min(start + step, n)
-                neighbours, scores = top_k_block(z, start, stop, k, decimals)
+                neighbours, scores = top_k_block(z, start, stop, k, margin)
                 yield pd.DataFrame({
                     "row": np.repeat(np.arange(start, stop, dtype=np.int64), k),
                     "rank": np.tile(np.arange(k, dtype=np.int32), stop - start),
                     "neighbour": neighbours.ravel(),
-                    "score": scores.ravel().astype(np.float32),
+                    "score": scores.ravel(),
                 })
 
 
@@ -249,7 +248,7 @@ def _assemble(result: Any, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     if np.unique(slot).size != slot.size:
         raise RuntimeError("Spark returned a (user, rank) twice: a block was computed more than once")
     neighbours = np.empty(n * k, np.int64)
-    scores = np.empty(n * k, np.float32)
+    scores = np.empty(n * k, np.float64)
     neighbours[slot] = result.column("neighbour").to_numpy()
     scores[slot] = result.column("score").to_numpy()
     return neighbours.reshape(n, k), scores.reshape(n, k)

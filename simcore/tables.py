@@ -11,9 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simcore.ann import Recall, ann_top_k, sampled_recall
+from simcore.ann import ann_top_k
 from simcore.ensemble import SIGNALS, normalise_weights, pair_cosines, stack_weighted
 from simcore.matrix import build_user_feature_matrix, index_of
+from simcore.recall import Recall, sampled_recall
 from simcore.svd import reduce_to_variance
 from simcore.topk import top_k
 
@@ -142,11 +143,11 @@ def rank_users(
         "user_handle": pa.array(universe[left], pa.int64()),
         "rank": pa.array(np.tile(np.arange(1, k_eff + 1), n), pa.int32()),
         "similar_user_handle": pa.array(universe[right], pa.int64()),
-        "score": pa.array(scores.ravel().astype(np.float64), pa.float64()),
+        "score": pa.array(scores.ravel(), pa.float64()),
     }
     for signal in SIGNALS:
         cos = pair_cosines(vectors[signal], left, right) if signal in vectors else np.zeros(left.size)
-        columns[f"score_{signal}"] = pa.array(np.round(cos.astype(np.float64), 6), pa.float64())
+        columns[f"score_{signal}"] = pa.array(cos, pa.float64())
     columns["run_id"] = pa.array([run_id] * left.size, pa.string())
     columns["run_at"] = pa.array([run_at] * left.size, pa.string())
     return pa.table(columns)

@@ -2,9 +2,10 @@
 
 The full n x n score matrix is never held: each block of rows is scored
 against all users (``block @ Z.T``), its top k kept, and the block freed.
-Scores are compared after rounding to ``decimals`` places so that equal
-scores from float32 arithmetic tie exactly; ties are broken by the lower
-column index, which is the lower user handle when rows are ordered by handle.
+The float32 product only finds candidates; every kept score is recomputed
+in float64 and rounded to the published precision (:mod:`simcore.scoring`),
+so equal scores tie exactly whatever the BLAS kernel; ties are broken by the
+lower column index, which is the lower user handle when rows are in handle order.
 Each block is one single-threaded call of :func:`top_k_block`; blocks run side
 by side (here on threads, on Spark as tasks), so the result is the same for
 any thread count and either executor.
@@ -16,8 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from simcore.precision import SCORE_DECIMALS
+from simcore.scoring import block_top_k, float32_error_bound, max_row_norm
+
 DEFAULT_BLOCK_BYTES = 256 * 1024**2  # score block budget: 256 MiB of float32
-DEFAULT_DECIMALS = 6
+SAMPLE_BLOCK_BYTES = 32 * 1024**2  # score block of the exact rows of a probe or recall sample
 
 
 def block_rows_for(n_users: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
@@ -102,47 +106,44 @@ def block_starts(n_users: int, block_rows: int | None) -> tuple[int, list[int]]:
     return step, list(range(0, n_users, step))
 
 
-def top_k_block(
-    z: np.ndarray, start: int, stop: int, k: int, decimals: int = DEFAULT_DECIMALS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top k of rows ``start:stop`` of ``z`` against all rows: (stop - start, k) indices and scores.
+def score_margin(z: np.ndarray) -> float:
+    """The float32 error bound of a product of two rows of ``z`` (:func:`simcore.scoring.float32_error_bound`)."""
+    return float32_error_bound(z.shape[1], max_row_norm(z))
+
+
+def top_k_block(z: np.ndarray, start: int, stop: int, k: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Top k of rows ``start:stop`` of ``z`` against all rows: (stop - start, k) indices and exact scores.
 
     The one block computation: the local loop (:func:`top_k`) and the Spark
     tasks (``simcore.spark_topk``) both call it, so they cannot drift. ``z``
-    may be a read-only memory map; ``k`` must already be at most ``n - 1``.
+    may be a read-only memory map; ``k`` must already be at most ``n - 1``;
+    ``margin`` is :func:`score_margin` of ``z``.
     """
-    scores = z[start:stop] @ z.T
-    np.round(scores, decimals, out=scores)
-    scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-    return rank_block(scores, k)
+    n = z.shape[0]
+    return block_top_k(z[start:stop], np.arange(start, stop), z, np.arange(n), k, margin)
 
 
-def top_k(
-    vectors: np.ndarray,
-    k: int,
-    *,
-    block_rows: int | None = None,
-    decimals: int = DEFAULT_DECIMALS,
-) -> tuple[np.ndarray, np.ndarray]:
+def top_k(vectors: np.ndarray, k: int, *, block_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices (n, k') and scores (n, k') of each row's k best other rows by dot product.
 
-    ``k' = min(k, n - 1)``. Rows are sorted by score descending, then index
+    ``k' = min(k, n - 1)``. Scores are exact at the published precision
+    (:mod:`simcore.scoring`); rows are sorted by score descending, then index
     ascending; a row is never its own neighbour.
     """
     z, k_eff = prepare_vectors(vectors, k)
     n = z.shape[0]
     if k_eff <= 0:
-        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64)
     step, starts = block_starts(n, block_rows)
+    margin = score_margin(z)
     neighbours = np.empty((n, k_eff), dtype=np.int64)
-    best = np.empty((n, k_eff), dtype=np.float32)
+    best = np.empty((n, k_eff), dtype=np.float64)
 
     def block(start: int) -> tuple[np.ndarray, np.ndarray]:
-        return top_k_block(z, start, min(start + step, n), k_eff, decimals)
+        return top_k_block(z, start, min(start + step, n), k_eff, margin)
 
-    # One BLAS thread per block, blocks side by side on the threads BLAS was given: a float32
-    # product's last bit depends on how BLAS splits it over threads, so this keeps the result
-    # independent of the thread count and equal to the Spark tasks' (one thread each).
+    # One BLAS thread per block, blocks side by side on the threads BLAS was given: the same
+    # work per block for any thread count and for the Spark tasks (one thread each)
     workers = min(_blas_width(), len(starts))
     with threadpool_limits(limits=1, user_api="blas"):
         if workers > 1:
@@ -155,17 +156,33 @@ def top_k(
     return neighbours, best
 
 
+def exact_rows(vectors: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k of the given rows only (the reference a probe or recall sample is measured against)."""
+    z = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = z.shape[0]
+    rows = np.asarray(rows, np.int64)
+    margin = score_margin(z)
+    out_i = np.empty((rows.size, k), np.int64)
+    out_s = np.empty((rows.size, k), np.float64)
+    # a small block: this runs beside the whole ranking's arrays
+    step = block_rows_for(n, SAMPLE_BLOCK_BYTES)
+    for start in range(0, rows.size, step):
+        part = rows[start:start + step]
+        out_i[start:start + step], out_s[start:start + step] = block_top_k(z[part], part, z, np.arange(n), k, margin)
+    return out_i, out_s
+
+
 def _blas_width() -> int:
     """Threads the BLAS libraries may use here (the caller's :func:`simcore.threads.blas_threads` cap)."""
     return max((lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"), default=1)
 
 
-def brute_force_top_k(vectors: np.ndarray, k: int, decimals: int = DEFAULT_DECIMALS) -> tuple[np.ndarray, np.ndarray]:
+def brute_force_top_k(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Reference top k from the full dense score matrix; for tests and tiny inputs only."""
     z = np.asarray(vectors, dtype=np.float64)
     n = z.shape[0]
     k_eff = min(k, n - 1)
-    scores = np.round(z @ z.T, decimals)
+    scores = np.round(z @ z.T, SCORE_DECIMALS)
     np.fill_diagonal(scores, -np.inf)
     idx = np.empty((n, max(k_eff, 0)), np.int64)
     for row in range(n):

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simcore.ann import AnnParams, ann_top_k, exact_rows, sampled_recall, search_widths
+from simcore.ann import AnnParams, ann_top_k, search_widths
+from simcore.precision import SCORE_DECIMALS
+from simcore.recall import sampled_recall
 from simcore.tables import resolve_topk_method
-from simcore.topk import top_k
+from simcore.topk import exact_rows, top_k
 
 
 def clustered(n: int, d: int, groups: int, seed: int, empty: int = 0) -> np.ndarray:
@@ -32,14 +34,14 @@ def test_ann_finds_the_exact_neighbours_with_exact_scores(vectors: np.ndarray) -
     assert got.shape == exact.shape == (n, k)
     assert not np.any(got == np.arange(n)[:, None]), "a user is its own neighbour"
     assert all(len(set(row)) == k for row in got.tolist()), "a neighbour listed twice"
-    # every score is the exact dot product of the pair, rounded like the exact path
-    pair = np.einsum("ij,ikj->ik", vectors, vectors[got])
-    np.testing.assert_allclose(got_scores, np.round(pair, 6), atol=2e-6)
+    # every score is the exact dot product of the pair at the published precision, as on the exact path
+    pair = np.einsum("ij,ikj->ik", vectors.astype(np.float64), vectors[got].astype(np.float64))
+    np.testing.assert_array_equal(got_scores, np.round(pair, SCORE_DECIMALS))
     assert np.all(np.diff(got_scores, axis=1) <= 0), "not sorted by score"
     recall = sampled_recall(vectors, got, sample_size=n)
     assert recall.recall >= 0.95, recall
     assert np.mean(np.all(got == exact, axis=1)) >= 0.9
-    np.testing.assert_allclose(got_scores[:, 0], exact_scores[:, 0], atol=2e-6)
+    np.testing.assert_array_equal(got_scores[:, 0], exact_scores[:, 0])
 
 
 def test_users_without_data_get_the_exact_answer_of_all_ties(vectors: np.ndarray) -> None:

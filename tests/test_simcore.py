@@ -31,7 +31,7 @@ def test_blockwise_top_k_equals_brute_force(z: np.ndarray, k: int, block: int) -
     got_idx, got_scores = top_k(z, k, block_rows=block)
     want_idx, want_scores = brute_force_top_k(z, k)
     np.testing.assert_array_equal(got_idx, want_idx)
-    np.testing.assert_allclose(got_scores, want_scores, atol=1e-6)
+    np.testing.assert_array_equal(got_scores, want_scores)
 
 
 @settings(max_examples=60, deadline=None)
@@ -59,8 +59,9 @@ def test_top_k_random_floats_match_brute_force() -> None:
     z = rng.normal(size=(500, 16)).astype(np.float32)
     got, got_scores = top_k(z, 5, block_rows=64)
     want, want_scores = brute_force_top_k(z, 5)
-    np.testing.assert_allclose(got_scores, want_scores, atol=1e-5)
-    assert (got == want).mean() > 0.99  # only float32-vs-float64 near-ties may differ
+    # float32 finds the candidates, float64 scores them: the same as a float64 brute force
+    np.testing.assert_array_equal(got_scores, want_scores)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_top_k_rejects_bad_k() -> None:

@@ -111,7 +111,7 @@ def test_spark_top_k_equals_local_top_k_on_ties_and_users_without_data(spark, na
     np.testing.assert_array_equal(got_scores, want_scores)
     brute, brute_scores = brute_force_top_k(vectors, 5)  # and both are the true top k with the tie rule
     np.testing.assert_array_equal(got, brute)
-    np.testing.assert_allclose(got_scores, brute_scores, atol=1e-6)
+    np.testing.assert_array_equal(got_scores, brute_scores)
 
 
 def test_spark_top_k_of_one_user_needs_no_cluster() -> None:
