@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from contracts.defaults import default_weights
 from evaluation.runs import load_vectors
 from simcore.ann import AnnParams, ann_top_k, build_index
-from simcore.ensemble import DEFAULT_WEIGHTS, stack_weighted
+from simcore.ensemble import stack_weighted
 from simcore.recall import recall_on_rows
 from simcore.tables import vectors_in_universe
 from simcore.threads import blas_threads
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     universe, tables = load_vectors(args.warehouse)
-    z = stack_weighted({s: vectors_in_universe(t, universe) for s, t in tables.items()}, DEFAULT_WEIGHTS)
+    z = stack_weighted({s: vectors_in_universe(t, universe) for s, t in tables.items()}, default_weights())
     if args.users and args.users > z.shape[0]:
         rng = np.random.default_rng(0)
         reps = -(-args.users // z.shape[0])

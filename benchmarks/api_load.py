@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from simcore.precision import SCORE_DECIMALS
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_TIMEOUT = 10.0  # seconds; a request slower than this counts as an error
 TARGETS = {"original": (20.0, 1000.0), "explain": (50.0, None)}  # p99 ms, req/s
@@ -61,9 +63,11 @@ def build_ranking(db: Path, users: int, k: int = 5, seed: int = 7) -> None:
             shared_courses = sorted(rng.sample(courses, rng.randint(0, 12)))
             assessed = sorted(rng.sample(tags, rng.randint(0, 6)))
             values = {
-                "user_handle": user, "rank": rank, "similar_user_handle": similar, "score": round(score, 6),
-                "score_interests": round(rng.random(), 6), "score_assessments": round(rng.random(), 6),
-                "score_course_views": round(rng.random(), 6),
+                "user_handle": user, "rank": rank, "similar_user_handle": similar,
+                "score": round(score, SCORE_DECIMALS),
+                "score_interests": round(rng.random(), SCORE_DECIMALS),
+                "score_assessments": round(rng.random(), SCORE_DECIMALS),
+                "score_course_views": round(rng.random(), SCORE_DECIMALS),
                 "n_shared_interests": len(interests), "n_shared_course_tags": len(course_tags),
                 "n_shared_courses": len(shared_courses), "n_shared_assessments": len(assessed),
                 "shared_interests": json.dumps(interests[:10]), "shared_course_tags": json.dumps(course_tags[:10]),

@@ -48,6 +48,8 @@ from benchmarks.api_load import (
     start_gunicorn,
     stop,
 )
+from contracts.published import history_table
+from server.limits import SCORE_PLACES
 
 ROOT = Path(__file__).resolve().parent.parent
 K = 5
@@ -67,7 +69,7 @@ def load_history(db: Path, table: str = TABLE) -> tuple[History, dict[str, int]]
     con.row_factory = sqlite3.Row
     try:
         history: History = defaultdict(lambda: defaultdict(list))
-        for row in con.execute(f'select * from "{table}_history" order by run_id, user_handle, rank'):
+        for row in con.execute(f'select * from "{history_table(table)}" order by run_id, user_handle, rank'):
             history[row["run_id"]][row["user_handle"]].append(row)
         seq = dict(con.execute("select run_id, publish_seq from ranking_runs where status = 'published'"
                                " and results_table = ?", (table,)).fetchall())
@@ -84,7 +86,7 @@ def legacy_list(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
 def v1_neighbours(rows: list[sqlite3.Row], explain: bool) -> list[dict[str, Any]]:
     """The ``neighbours`` of ``GET /api/v1/users/<h>/similar?k=5`` for these rows (docs/api.md)."""
     def r6(value: float | None) -> float | None:
-        return None if value is None else round(value, 6)
+        return None if value is None else round(value, SCORE_PLACES)
 
     out = []
     for r in rows[:K]:

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS
+from contracts.defaults import default_weights
+from simcore.ensemble import SIGNALS
 from simcore.spark_topk import spark_session, spark_top_k
 from simcore.tables import stacked_vectors
 from simcore.threads import blas_threads
@@ -31,7 +32,7 @@ def load_stacked(warehouse: Path) -> np.ndarray:
         tables = {s: con.sql(f"select user_handle, vector from user_vectors_{s}").to_arrow_table() for s in SIGNALS}
     finally:
         con.close()
-    return stacked_vectors(users, tables, DEFAULT_WEIGHTS)[2]
+    return stacked_vectors(users, tables, default_weights())[2]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Model defaults: the ``vars`` of ``dbt_project.yml``, the one place they are set.
 
-``python -m pipeline`` takes its flag defaults from here and
-``simcore.ensemble.DEFAULT_WEIGHTS`` is built from here, so ``dbt build``
-without vars, the CLI without flags and the numeric core agree by construction.
+``python -m pipeline``, the benchmarks and the evaluation take their defaults
+(:func:`default_weights` included) from here, so ``dbt build`` without vars and
+the CLI without flags agree by construction. The numeric core (``simcore``)
+reads no project file: its callers pass every parameter.
 """
 from __future__ import annotations
 
@@ -28,3 +29,8 @@ def var(name: str) -> Any:
     if name not in declared:
         raise KeyError(f"var {name!r} is not declared in {DBT_PROJECT.name}")
     return declared[name]
+
+
+def default_weights() -> dict[str, float]:
+    """The tuned signal weights, vars ``weight_<signal>`` (docs/analysis.md), by signal."""
+    return {s: float(var(f"weight_{s}")) for s in ("interests", "assessments", "course_views")}

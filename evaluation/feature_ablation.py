@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from evaluation.idf_baseline import classic_idf
 from evaluation.neighbours import from_indices
 from evaluation.plain_cosine import sparse_top_k, stacked_cosine_matrix
 from evaluation.scoring import Row, Truth, planted_row
@@ -36,15 +37,10 @@ VARIANTS: dict[str, tuple[str, str]] = {
 Transform = Callable[[sp.csr_matrix], sp.csr_matrix]
 
 
-def idf(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """tf-idf: rare features (a niche tag) say more about taste than ones everybody has."""
-    df = np.asarray((matrix > 0).sum(axis=0)).ravel()
-    return sp.csr_matrix(matrix.multiply(np.log(matrix.shape[0] / (1.0 + df))[None, :]))
-
-
 DERIVED: dict[str, tuple[str, Transform]] = {
-    "interests: followed tags, tf-idf": ("interests: followed tags (as built)", idf),
-    "course views: course tags only, tf-idf": ("course views: course tags only", idf),
+    # the baseline's textbook IDF (rare features say more about taste than ones everybody has)
+    "interests: followed tags, tf-idf": ("interests: followed tags (as built)", classic_idf),
+    "course views: course tags only, tf-idf": ("course views: course tags only", classic_idf),
 }
 
 

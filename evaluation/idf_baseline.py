@@ -8,7 +8,9 @@ textbook features an information-retrieval engineer would start from:
 - assessment tags, binary, times IDF
 - course tags weighted by the seconds the user watched courses carrying them, times IDF
 
-with ``idf = ln(n_users_of_signal / df)``. Each signal is L2-normalised and
+with the textbook ``idf = ln(n_users_of_signal / df)`` (:func:`classic_idf`;
+on purpose not the product's smoothed ``ln((1 + n) / (1 + df))`` of
+``macros/feature_weighting.sql``: the baseline is what a newcomer would write). Each signal is L2-normalised and
 the weighted cosines are summed, exactly (block-wise sparse products, the
 pipeline's tie rule). Its weights were tuned on the tuning dataset only
 (realistic setting, seed 11; see docs/analysis.md), like the product's.
@@ -39,14 +41,18 @@ _ITEMS: dict[str, str] = {
 }
 
 
-def _idf_weighted(items_sql: str) -> str:
+def _strengths(items_sql: str) -> str:
     return f"""
-        with items as ({items_sql}),
-        per_user as (select user_handle, item, sum(strength) as strength from items group by all),
-        n as (select count(distinct user_handle)::double as n_users from per_user),
-        df as (select item, count(*)::double as df from per_user group by item)
-        select per_user.user_handle, per_user.item, per_user.strength * ln(n.n_users / df.df) as value
-        from per_user inner join df on per_user.item = df.item cross join n"""
+        with items as ({items_sql})
+        select user_handle, item, sum(strength) as value from items group by all"""
+
+
+def classic_idf(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Columns times ``ln(n / df)``: ``n`` users with any entry of the signal, ``df`` users with the column."""
+    n_users = int(np.count_nonzero(np.diff(matrix.indptr)))
+    df = np.diff(matrix.tocsc().indptr).astype(np.float64)
+    weights = np.log(np.divide(n_users, df, out=np.ones_like(df), where=df > 0))
+    return sp.csr_matrix(matrix.multiply(weights[None, :]))
 
 
 def idf_matrices_from(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, dict[str, sp.csr_matrix]]:
@@ -55,12 +61,12 @@ def idf_matrices_from(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, dict[
                           .fetchnumpy()["user_handle"], np.int64)
     matrices: dict[str, sp.csr_matrix] = {}
     for signal, items_sql in _ITEMS.items():
-        rows = con.sql(_idf_weighted(items_sql)).to_arrow_table()
+        rows = con.sql(_strengths(items_sql)).to_arrow_table()
         codes = pc.dictionary_encode(rows.column("item")).combine_chunks()
-        matrices[signal] = build_user_feature_matrix(
+        matrices[signal] = classic_idf(build_user_feature_matrix(
             universe, rows.column("user_handle").to_numpy().astype(np.int64),
             codes.indices.to_numpy(zero_copy_only=False), rows.column("value").to_numpy(),
-            len(codes.dictionary))
+            len(codes.dictionary)))
     return universe, matrices
 
 

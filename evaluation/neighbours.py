@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from contracts.identifiers import check_identifier
+from contracts.published import history_table, published_runs
 
 MISSING = -1
 
@@ -66,9 +67,7 @@ def list_runs(sqlite_file: Path, table: str) -> list[str]:
     """Run ids kept in ``<table>_history``, newest first."""
     con = sqlite3.connect(f"file:{sqlite_file}?mode=ro", uri=True)
     try:
-        return [r[0] for r in con.execute(
-            "select run_id from ranking_runs where results_table = ? and status = 'published'"
-            " order by publish_seq desc", (table,))]
+        return published_runs(con, table)
     finally:
         con.close()
 
@@ -81,7 +80,7 @@ def read_ranking(sqlite_file: Path, table: str, run_id: str | None = None) -> tu
         raise FileNotFoundError(f"no SQLite file at {sqlite_file}")
     con = sqlite3.connect(f"file:{sqlite_file}?mode=ro", uri=True)
     try:
-        source = f'"{table}"' if run_id is None else f'"{check_identifier(table + "_history")}"'
+        source = f'"{table}"' if run_id is None else f'"{history_table(table)}"'
         where, params = ("", ()) if run_id is None else (" where run_id = ?", (run_id,))
         try:
             rows = con.execute(

@@ -10,6 +10,8 @@ from typing import Any
 
 from evaluation.metrics import bucket_labels
 
+METRIC_DECIMALS = 6  # metrics in result files (not scores: those are simcore.precision's)
+
 
 def columns_for(rows: Iterable[Mapping[str, Any]], k: int) -> list[tuple[str, str]]:
     """(key, header) of the metrics present in any row, in a fixed reading order."""
@@ -60,7 +62,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[st
 
 def _clean(value: Any) -> Any:
     if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 6)
+        return None if math.isnan(value) else round(value, METRIC_DECIMALS)
     if isinstance(value, Mapping):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from contracts.published import current_run
 from pipeline.paths import PROJECT_DIR
 
 SIGNAL_WEIGHTS: dict[str, tuple[float, float, float]] = {
@@ -77,9 +78,7 @@ def run_pipeline(
         raise RuntimeError(f"pipeline failed ({' '.join(flags) or 'defaults'}), log {log}:\n{tail}")
     con = sqlite3.connect(sqlite_path)
     try:
-        (run_id,) = con.execute(
-            "select run_id from ranking_runs where results_table = ? and status = 'published'"
-            " order by publish_seq desc limit 1", (results_table,)).fetchone()
+        run_id = current_run(con, results_table)
     finally:
         con.close()
     return PipelineRun(run_id, sqlite_path, results_table, warehouse_dir / "dev.duckdb", seconds, tuple(flags))

@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 
 from contracts.cli_help import DefaultsHelpFormatter
-from contracts.defaults import var
+from contracts.defaults import default_weights
+from pipeline.flags import add_var_flags, var_values
 from pipeline.input_check import RAW_TABLES, check_inputs
 from pipeline.paths import (
     DEFAULT_RESULTS_TABLE,
@@ -36,11 +37,8 @@ from pipeline.paths import (
     warehouse_path,
 )
 from pipeline.user_errors import UsageError, ensure_writable_folder, explain
-from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS, normalise_weights
-from simcore.tables import TOPK_EXECUTORS, TOPK_METHODS, check_executor
-
-FEATURE_WEIGHTINGS = ("idf", "none")  # macros/feature_weighting.sql
-ENGAGEMENTS = ("log", "bins", "none")
+from simcore.ensemble import SIGNALS, normalise_weights
+from simcore.strategy import check_executor
 
 DEFAULT_SAMPLE_USERS = 10_000
 DEFAULT_SAMPLE_SEED = 42
@@ -70,33 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sqlite-path", type=Path, default=None,
                         help="SQLite file to publish to; default data/sqlite3/user_similarity_<env>.db")
     parser.add_argument("--weights", type=float, nargs=3, metavar=("INTERESTS", "ASSESSMENTS", "COURSE_VIEWS"),
-                        default=tuple(DEFAULT_WEIGHTS[s] for s in SIGNALS),
+                        default=tuple(default_weights()[s] for s in SIGNALS),
                         help="non-negative signal weights, normalised to sum 1 (defaults tuned in docs/analysis.md;"
                              " the original system used 0.5 0.3 0.2)")
-    parser.add_argument("--top-k", type=int, default=var("top_k"), help="neighbours kept per user")
-    parser.add_argument("--variance", type=float, default=var("variance_target"),
-                        help="cumulative explained variance TruncatedSVD keeps per signal, in (0, 1]")
-    parser.add_argument("--score-bins", type=int, default=var("score_bins"), help="quantile bins of assessment scores")
-    parser.add_argument("--view-time-bins", type=int, default=var("view_time_bins"), help="quantile bins of view time")
-    parser.add_argument("--feature-weighting", choices=FEATURE_WEIGHTINGS, default=var("feature_weighting"),
-                        help="idf: discount features by how many users have them; none: the original system")
-    parser.add_argument("--engagement", choices=ENGAGEMENTS, default=var("engagement"),
-                        help="strength of a viewed course: log of minutes watched, view-time bin, or 1 (none)")
-    parser.add_argument("--course-identity", action=argparse.BooleanOptionalAction, default=var("course_identity"),
-                        help="the course itself as a feature of the course-view signal")
-    parser.add_argument("--topk-method", choices=TOPK_METHODS, default=var("topk_method"),
-                        help=f"top-k search: exact, ann (faiss candidates, exact scores, recall measured) or auto"
-                             f" (exact up to {var('topk_exact_max_users'):,} users)")
-    parser.add_argument("--topk-executor", choices=TOPK_EXECUTORS, default=var("topk_executor"),
-                        help="where the exact top k runs: local (this process) or spark (row blocks as Spark tasks,"
-                             " same ranking; master from USER_SIM_SPARK_MASTER, default local[2]; needs"
-                             " requirements-spark.txt and Java 17; exact only, so auto means exact there)")
-    parser.add_argument("--topk-block-rows", type=int, default=var("topk_block_rows"),
-                        help="users per exact top-k block (one Spark task each); 0 = as many as fit 256 MiB of scores")
-    parser.add_argument("--recall-floor", type=float, default=var("topk_recall_floor"),
-                        help="the run fails (nothing published) when recall@k on the exact sample is below this")
-    parser.add_argument("--max-drop-share", type=float, default=var("max_drop_share"),
-                        help="stop before publishing when cleaning drops more than this share of a table's rows")
+    add_var_flags(parser)
     parser.add_argument("--keep-runs", type=int, default=5, help="published runs kept in history")
     parser.add_argument("--sample-users", type=int, default=DEFAULT_SAMPLE_USERS,
                         help="users in the built-in sample when it is generated")
@@ -137,7 +112,7 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
 def check_spark(method: str) -> None:
     """The Spark executor's preconditions, checked before dbt starts: exact top k, pyspark, Java, a valid master."""
     try:
-        check_executor(method, "spark")  # the rule lives in simcore.tables; the CLI names its flags
+        check_executor(method, "spark")  # the rule lives in simcore.strategy; the CLI names its flags
     except ValueError:
         raise PipelineError(
             "--topk-executor spark runs the exact top k only; --topk-method ann runs on the local"
@@ -215,24 +190,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    note: {check.path.name} has no rows: the table is treated as not available", flush=True)
         print(f"[1/3] input   {data_dir} ({fmt}){note}  {time.perf_counter() - t:.1f} s", flush=True)
 
-        dbt_vars = {
+        dbt_vars = var_values(args) | {
             "data_dir": str(data_dir),
             "raw_format": fmt,
-            "max_drop_share": args.max_drop_share,
             "weight_interests": weights["interests"],
             "weight_assessments": weights["assessments"],
             "weight_course_views": weights["course_views"],
-            "top_k": args.top_k,
-            "topk_method": args.topk_method,
-            "topk_executor": args.topk_executor,
-            "topk_block_rows": args.topk_block_rows,
-            "topk_recall_floor": args.recall_floor,
-            "variance_target": args.variance,
-            "score_bins": args.score_bins,
-            "view_time_bins": args.view_time_bins,
-            "feature_weighting": args.feature_weighting,
-            "engagement": args.engagement,
-            "course_identity": args.course_identity,
             "run_id": run_id,
             "run_at": run.started_at,
         }

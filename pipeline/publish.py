@@ -1,11 +1,6 @@
 """Publish a ranking to SQLite atomically, with a history of runs.
 
-Layout of the SQLite file (the API server reads it; see README "Published tables"):
-
-- ``<results_table>``: the current ranking, one row per (user_handle, rank),
-  columns :data:`RANKING_COLUMNS`.
-- ``<results_table>_history``: the same rows for the last ``keep_runs`` runs.
-- ``ranking_runs``: one row per pipeline run, failed ones included.
+The layout of the SQLite file (the API server reads it) is :mod:`contracts.published`.
 
 A new ranking is written to a fresh table and swapped in with the history
 and run record inside ONE transaction (WAL mode): a reader sees the old
@@ -39,32 +34,20 @@ from typing import Any
 import pyarrow as pa
 
 from contracts.identifiers import check_identifier
-from contracts.published import COLUMN_NAMES, RANKING_COLUMNS
+from contracts.published import (
+    COLUMN_NAMES,
+    RANKING_COLUMNS,
+    RUNS_ADDED_COLUMNS,
+    RUNS_DDL,
+    history_table,
+    published_runs,
+)
 
 __all__ = [
     "COLUMN_NAMES", "RANKING_COLUMNS", "RunRecord", "new_run_id", "publish_ranking", "record_failed_run", "start_run",
 ]
 
 
-RUNS_DDL = """
-create table if not exists ranking_runs (
-    run_id text primary key,
-    results_table text not null,
-    status text not null check (status in ('running', 'published', 'failed', 'pruned')),
-    started_at text not null,
-    finished_at text,
-    params text not null,
-    user_count integer,
-    row_count integer,
-    error text,
-    publish_seq integer,  -- 1, 2, 3... in publish order; orders runs within one second
-    topk_method text,  -- exact | ann (mart topk_recall)
-    recall_at_k real,  -- recall@k against exact top k on the sample
-    recall_sample integer  -- users in that sample
-)
-"""
-# columns added after the first release: a ranking_runs table of an older file gains them
-RUNS_ADDED_COLUMNS: dict[str, str] = {"topk_method": "text", "recall_at_k": "real", "recall_sample": "integer"}
 
 
 def utc_now() -> str:
@@ -213,7 +196,7 @@ def publish_ranking(
     topk = dict(topk or {})
     if keep_runs < 1:
         raise ValueError("keep_runs must be at least 1")
-    history = check_identifier(f"{table}_history")
+    history = history_table(table)
     fresh = check_identifier(f"{table}__new")
     index = check_identifier(f"ix_{table}_{run.run_id.replace('-', '_')}"[:63])
     placeholders = ", ".join("?" for _ in COLUMN_NAMES)
@@ -254,10 +237,7 @@ def publish_ranking(
                 (run.run_id, table, run.started_at, utc_now(), json.dumps(dict(run.params)), n_users, n_rows,
                  topk.get("topk_method"), topk.get("recall_at_k"), topk.get("sample_size")),
             )
-            kept = [r[0] for r in con.execute(
-                "select run_id from ranking_runs where results_table = ? and status = 'published'"
-                " order by publish_seq desc limit ?", (table, keep_runs),
-            )]
+            kept = published_runs(con, table, limit=keep_runs)
             marks = ", ".join("?" for _ in kept)
             con.execute(f'delete from "{history}" where run_id not in ({marks})', kept)
             con.execute(

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from contracts.identifiers import DEFAULT_RESULTS_TABLE, check_env, check_identifier
+from contracts.identifiers import DEFAULT_RESULTS_TABLE, check_env
 from contracts.locations import sqlite_path
+from contracts.published import history_table
 from server.limits import MAX_BODY_BYTES
 
 DEFAULT_DATABASE_ENV = "dev"
@@ -42,8 +43,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
     config.update(overrides or {})
     try:
         check_env(config["DATABASE_ENV"])
-        table = check_identifier(config["RESULTS_TABLE"])
-        check_identifier(f"{table}_history")  # the history table must be a valid name too
+        history_table(config["RESULTS_TABLE"])  # the results and history tables must be valid names
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     explicit = config.get("SIMILARITY_DB_PATH")

@@ -19,16 +19,12 @@ from typing import Any
 from urllib.parse import quote
 
 from contracts.identifiers import check_identifier
-from contracts.published import COLUMN_NAMES
+from contracts.published import COLUMN_NAMES, current_run, history_table
 from server.errors import RankingUnavailable
 
 # Published columns the API reads: all but the user's own handle.
 NEIGHBOUR_COLUMNS = tuple(c for c in COLUMN_NAMES if c != "user_handle")
 _SELECT = ", ".join(f'"{c}"' for c in NEIGHBOUR_COLUMNS)
-_CURRENT_RUN_SQL = (
-    "select run_id from ranking_runs where results_table = ? and status = 'published'"
-    " order by publish_seq desc limit 1"
-)
 
 
 class RunNotFound(Exception):
@@ -53,7 +49,7 @@ class RankingStore:
     def __init__(self, path: Path, results_table: str) -> None:
         self.path = Path(path)
         self.table = check_identifier(results_table)
-        self.history = check_identifier(f"{results_table}_history")
+        self.history = history_table(results_table)
         # absolute but not resolved: a symlink swapped to a new file is followed on reopen
         self._uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
         self._local = threading.local()
@@ -138,8 +134,7 @@ class RankingStore:
                 rows = con.execute(
                     sql.format(table=self.history, where="run_id = ? and user_handle = ?"), (run_id, user_handle, limit)
                 ).fetchall()
-                latest = con.execute(_CURRENT_RUN_SQL, (self.table,)).fetchone()
-            current = latest is not None and latest[0] == run_id
+            current = current_run(con, self.table) == run_id
         if not rows:
             return None
         return UserRanking(

@@ -12,12 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from contracts.defaults import var
 from simcore.scoring import exact_pair_scores
 
 SIGNALS: tuple[str, ...] = ("interests", "assessments", "course_views")
-# Tuned in docs/analysis.md and declared once, as dbt vars weight_<signal>.
-DEFAULT_WEIGHTS: dict[str, float] = {s: float(var(f"weight_{s}")) for s in SIGNALS}
 
 
 def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:

@@ -11,15 +11,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simcore.ann import ann_top_k
 from simcore.ensemble import SIGNALS, normalise_weights, pair_cosines, stack_weighted
 from simcore.matrix import build_user_feature_matrix, index_of
 from simcore.recall import Recall, sampled_recall
+from simcore.strategy import EXACT_LOCAL, TopKStrategy
 from simcore.svd import reduce_to_variance
-from simcore.topk import top_k
-
-TOPK_METHODS = ("auto", "exact", "ann")
-TOPK_EXECUTORS = ("local", "spark")
 
 
 def _handles(table: pa.Table, column: str = "user_handle") -> np.ndarray:
@@ -70,31 +66,6 @@ def vectors_in_universe(vector_table: pa.Table, universe: np.ndarray) -> np.ndar
     return out
 
 
-def check_executor(method: str, executor: str) -> None:
-    """The one rule joining the two settings: Spark runs the exact top k only (``ann`` stays local)."""
-    if executor not in TOPK_EXECUTORS:
-        raise ValueError(f"topk_executor must be one of {', '.join(TOPK_EXECUTORS)}, got {executor!r}")
-    if executor == "spark" and method == "ann":
-        raise ValueError("topk_executor spark runs the exact top k only; the approximate one (topk_method ann)"
-                         " runs on the local executor: use topk_method exact or auto, or topk_executor local")
-
-
-def resolve_topk_method(method: str, n_users: int, exact_max_users: int, executor: str = "local") -> str:
-    """``exact`` or ``ann``: ``auto`` is exact up to ``exact_max_users`` users (measured crossover, README).
-
-    On the Spark executor the top k is always exact (a cluster is there to pay
-    the exact O(n^2) cost): ``auto`` means exact and ``ann`` is an error.
-    """
-    if method not in TOPK_METHODS:
-        raise ValueError(f"topk_method must be one of {', '.join(TOPK_METHODS)}, got {method!r}")
-    check_executor(method, executor)
-    if executor == "spark":
-        return "exact"
-    if method == "auto":
-        return "exact" if n_users <= exact_max_users else "ann"
-    return method
-
-
 def stacked_vectors(
     users: pa.Table, vector_tables: Mapping[str, pa.Table], weights: Mapping[str, float]
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
@@ -112,30 +83,17 @@ def rank_users(
     run_id: str,
     run_at: str,
     *,
-    method: str = "exact",
-    executor: str = "local",
+    strategy: TopKStrategy = EXACT_LOCAL,
     block_rows: int | None = None,
 ) -> pa.Table:
     """Top k neighbours of every user of ``users`` in long form, with per-signal cosines.
 
-    ``method`` is ``exact`` (:func:`simcore.topk.top_k`) or ``ann``
-    (:func:`simcore.ann.ann_top_k`: candidates from an index, scores exact).
-    ``executor`` ``spark`` runs the exact blocks as Spark tasks
-    (:func:`simcore.spark_topk.spark_top_k`, same result); ``block_rows``
-    fixes the exact block size (None or 0: by memory budget).
+    ``strategy`` (:func:`simcore.strategy.resolve_strategy`) searches; its
+    method is recorded in column ``topk_method``. ``block_rows`` fixes the
+    exact block size (None or 0: by memory budget).
     """
     universe, vectors, z = stacked_vectors(users, vector_tables, weights)
-    check_executor(method, executor)
-    if method == "exact" and executor == "spark":
-        from simcore.spark_topk import spark_top_k  # pyspark only on this path
-
-        neighbours, scores = spark_top_k(z, k, block_rows=block_rows)
-    elif method == "exact":
-        neighbours, scores = top_k(z, k, block_rows=block_rows)
-    elif method == "ann":
-        neighbours, scores = ann_top_k(z, k)
-    else:
-        raise ValueError(f"method must be exact or ann, got {method!r}")
+    neighbours, scores = strategy.search(z, k, block_rows or None)
     n, k_eff = neighbours.shape
     left = np.repeat(np.arange(n), k_eff)
     right = neighbours.ravel()
@@ -148,6 +106,7 @@ def rank_users(
     for signal in SIGNALS:
         cos = pair_cosines(vectors[signal], left, right) if signal in vectors else np.zeros(left.size)
         columns[f"score_{signal}"] = pa.array(cos, pa.float64())
+    columns["topk_method"] = pa.array([strategy.method] * left.size, pa.string())
     columns["run_id"] = pa.array([run_id] * left.size, pa.string())
     columns["run_at"] = pa.array([run_at] * left.size, pa.string())
     return pa.table(columns)

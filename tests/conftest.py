@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-FIXTURES = PROJECT_DIR / "seeds" / "fixtures"
+FIXTURES = PROJECT_DIR / "tests" / "fixtures"
 REAL_DATA = PROJECT_DIR.parent / "shared" / "data" / "real"
 
 

@@ -7,7 +7,7 @@ import pytest
 from simcore.ann import AnnParams, ann_top_k, search_widths
 from simcore.precision import SCORE_DECIMALS
 from simcore.recall import sampled_recall
-from simcore.tables import resolve_topk_method
+from simcore.strategy import resolve_strategy
 from simcore.topk import exact_rows, top_k
 
 
@@ -113,12 +113,12 @@ def test_exact_rows_match_the_full_exact_top_k() -> None:
 @pytest.mark.parametrize(("method", "n", "want"), [
     ("auto", 20_000, "exact"), ("auto", 20_001, "ann"), ("exact", 10**7, "exact"), ("ann", 10, "ann")])
 def test_auto_is_exact_up_to_the_threshold(method: str, n: int, want: str) -> None:
-    assert resolve_topk_method(method, n, 20_000) == want
+    assert resolve_strategy(method, n, 20_000).method == want
 
 
 def test_unknown_method_is_refused() -> None:
     with pytest.raises(ValueError, match="topk_method must be one of"):
-        resolve_topk_method("faiss", 10, 20_000)
+        resolve_strategy("faiss", 10, 20_000)
 
 
 def test_the_search_width_sweep_reports_recall_that_grows_with_the_width(capsys) -> None:

@@ -361,3 +361,12 @@ def test_raw_pairs_follow_the_staging_handle_and_tag_rules() -> None:
     handles, items, valid = row_pairs(raw, "interests")
     assert [(int(h), str(i)) for h, i, ok in zip(handles, items, valid, strict=True) if ok] == [
         (7, "machine-learning"), (9, "r")]
+
+
+def test_the_baselines_classic_idf_counts_only_the_users_of_the_signal() -> None:
+    from evaluation.idf_baseline import classic_idf
+
+    m = sp.csr_matrix(np.array([[1.0, 2.0], [1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]))  # user 3 has no data
+    weighted = classic_idf(m).toarray()
+    # n = 3 users with data; feature 0 held by all 3 (idf 0), feature 1 by one (idf ln 3)
+    np.testing.assert_allclose(weighted, [[0, 2 * np.log(3)], [0, 0], [0, 0], [0, 0]])

@@ -83,3 +83,15 @@ def test_merge_keeps_the_best_k_by_score_then_lower_id_and_ignores_padding() -> 
                               np.array([[2, 9]]), np.array([[0.5, 0.7]]), 3)
     np.testing.assert_array_equal(ids, [[9, 2, 4]])
     np.testing.assert_array_equal(scores, [[0.7, 0.5, 0.5]])
+
+
+def test_the_thread_count_changes_nothing() -> None:
+    from threadpoolctl import threadpool_limits
+
+    x = near_ties(600, 64, seed=5)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = top_k(x, 5, block_rows=128)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = top_k(x, 5, block_rows=128)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])

@@ -274,13 +274,14 @@ def test_pruned_ranking_equals_exact_ranking_with_any_candidate_cap(z: np.ndarra
 
 
 def test_default_weights_agree_everywhere() -> None:
-    """simcore's defaults, the CLI's and the dbt vars an analyst gets are the same numbers."""
+    """The defaults code reads, the CLI's and the dbt vars an analyst gets are the same numbers."""
     import yaml
 
+    from contracts.defaults import default_weights
     from pipeline.cli import parse_args
-    from simcore.ensemble import DEFAULT_WEIGHTS, SIGNALS
+    from simcore.ensemble import SIGNALS
     from tests.conftest import PROJECT_DIR
 
     dbt_vars = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
-    assert {s: dbt_vars[f"weight_{s}"] for s in SIGNALS} == DEFAULT_WEIGHTS
-    assert dict(zip(SIGNALS, parse_args([]).weights, strict=True)) == DEFAULT_WEIGHTS
+    assert {s: dbt_vars[f"weight_{s}"] for s in SIGNALS} == default_weights()
+    assert dict(zip(SIGNALS, parse_args([]).weights, strict=True)) == default_weights()

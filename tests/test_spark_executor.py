@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 from simcore.spark_topk import SparkSettings, _assemble, parse_conf, spark_session, spark_top_k
-from simcore.tables import resolve_topk_method
+from simcore.strategy import resolve_strategy
 from simcore.topk import brute_force_top_k, top_k
 from tests.conftest import PROJECT_DIR, REFERENCE_USERS, ReferenceRun
 
@@ -160,10 +160,10 @@ def test_conf_parsing_names_the_bad_item() -> None:
 
 
 def test_spark_executor_is_exact_only() -> None:
-    assert resolve_topk_method("auto", 10_000_000, 20_000, "spark") == "exact"
-    assert resolve_topk_method("auto", 10_000_000, 20_000, "local") == "ann"
+    assert resolve_strategy("auto", 10_000_000, 20_000, "spark").method == "exact"
+    assert resolve_strategy("auto", 10_000_000, 20_000, "local").method == "ann"
     with pytest.raises(ValueError, match="exact top k only"):
-        resolve_topk_method("ann", 100, 20_000, "spark")
+        resolve_strategy("ann", 100, 20_000, "spark")
 
 
 def test_cli_refuses_ann_on_spark_before_building(tmp_path: Path, run_pipeline, generated: Path) -> None:

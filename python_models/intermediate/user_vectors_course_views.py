@@ -4,7 +4,6 @@ from simcore.threads import blas_threads
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     features = dbt.ref("int_course_view_features").to_arrow_table()
     with blas_threads():
         vectors = signal_vectors(features, float(dbt.config.get("variance_target")), "course_views")

@@ -1,16 +1,16 @@
 """Top k similar users of every user: the weighted cosine ensemble of the three signals."""
-from simcore.tables import rank_users, resolve_topk_method
+from simcore.strategy import resolve_strategy
+from simcore.tables import rank_users
 from simcore.threads import blas_threads
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     top_k = dbt.config.get("top_k")
     run_id = dbt.config.get("run_id")
     run_at = dbt.config.get("run_at")
     method = dbt.config.get("topk_method")
     exact_max_users = dbt.config.get("topk_exact_max_users")
-    executor = str(dbt.config.get("topk_executor"))
+    executor = dbt.config.get("topk_executor")
     block_rows = int(dbt.config.get("topk_block_rows"))
     weights = {
         "interests": float(dbt.config.get("weight_interests")),
@@ -23,8 +23,9 @@ def model(dbt, session):
         "assessments": dbt.ref("user_vectors_assessments").to_arrow_table(),
         "course_views": dbt.ref("user_vectors_course_views").to_arrow_table(),
     }
-    resolved = resolve_topk_method(str(method), users.num_rows, int(exact_max_users), executor)
+    # the run's one decision of how to search; recorded in column topk_method for topk_recall
+    strategy = resolve_strategy(str(method), users.num_rows, int(exact_max_users), str(executor))
     with blas_threads():
         ranking = rank_users(users, vectors, weights, int(top_k), str(run_id), str(run_at),
-                             method=resolved, executor=executor, block_rows=block_rows or None)
+                             strategy=strategy, block_rows=block_rows or None)
     return ranking
