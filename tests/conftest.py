@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-FIXTURES = PROJECT_DIR / "tests" / "fixtures"
+FIXTURES = PROJECT_DIR / "tests" / "raw_fixtures"  # not tests/fixtures: dbt reads that as unit-test fixtures
 REAL_DATA = PROJECT_DIR.parent / "shared" / "data" / "real"
 
 

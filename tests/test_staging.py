@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import FIXTURES, require_real_data
 
-DIRTY_EXPECTED = {  # tests/fixtures/dirty/EXPECTED.md, row by row
+DIRTY_EXPECTED = {  # tests/raw_fixtures/dirty/EXPECTED.md, row by row
     "user_interests": (10, 5, {"duplicate": 1, "missing_tag": 1, "invalid_user_handle": 1,
                                "missing_user_handle": 1, "invalid_date": 1}),
     "user_assessment_scores": (8, 3, {"duplicate": 1, "invalid_score": 1, "score_out_of_range": 1, "invalid_date": 1,
