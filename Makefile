@@ -24,7 +24,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 .PHONY: run test pytest lint lint-sql lint-dbt serve bench clean spark
 
 # uv installs the pinned requirements (same versions as `pip install -r requirements.txt`)
-# in 6-10 s where pip takes ~32 s; it is the one tool pip installs into the new venv.
+# several times faster than pip (docs/benchmarks.md); it is the one tool pip installs into the new venv.
 # --compile-bytecode: this environment sets PYTHONDONTWRITEBYTECODE=1, so without it every
 # test process would compile the libraries from source again
 UV_PIN := uv==0.13.9
@@ -41,7 +41,7 @@ $(STAMP): requirements.txt pyproject.toml $(UV)
 
 # the optional Spark executor of the top k (--topk-executor spark): pyspark and pandas on top.
 # pip, not uv: pyspark ships as a source archive, and pip's wheel cache keeps the built
-# wheel (9 s to install), where uv rebuilt the 300 MB archive on every install here (20 s)
+# wheel, where uv rebuilt the 300 MB archive on every install (docs/benchmarks.md)
 $(SPARK_STAMP): requirements-spark.txt $(STAMP)
 	$(BIN)/pip install --quiet -r requirements-spark.txt
 	touch $(SPARK_STAMP)
@@ -60,8 +60,8 @@ $(BOUNCER_STAMP): requirements-bouncer.txt $(UV)
 run: $(STAMP)
 	$(BIN)/python -m pipeline --env dev --results_table user_ranking
 
-# sqlfluff (dbt templater, ~12 s) and the manifest checks (~6 s) each keep one core busy, so
-# they run side by side
+# sqlfluff (dbt templater) and the manifest checks each keep one core busy, so they run side
+# by side
 lint: $(STAMP) $(BOUNCER_STAMP)
 	$(BIN)/ruff check .
 	mkdir -p data/warehouse
@@ -80,7 +80,7 @@ lint-dbt: $(STAMP) $(BOUNCER_STAMP)
 	$(BIN)/dbt-score lint --manifest $(LINT_TARGET)/manifest.json
 
 # the two venvs are made side by side; the Spark extra (SPARK=1, mostly unpacking pyspark's
-# jars) installs while the linters run (lint then Spark 22.8 s, side by side 16.8 s); pytest
+# jars) installs while the linters run (faster side by side, docs/benchmarks.md); pytest
 # runs last, alone: beside pytest's workers the linters only slowed them (measured)
 test:
 	$(MAKE) -j2 $(STAMP) $(BOUNCER_STAMP)

@@ -5,7 +5,7 @@ Reads a built warehouse's user vectors (default weights), stacks them as
 threads from ``--blas-threads``) and ``simcore.spark_topk.spark_top_k``
 (``USER_SIM_SPARK_MASTER``, default local[2], one BLAS thread per task) on the
 same blocks, checks the two results are identical, and times one block on one
-thread: the per-block cost the README's projection to 1M and 10M users uses.
+thread: the per-block cost the projection to 1M and 10M users in docs/benchmarks.md uses.
 """
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Approximate top k for large user counts (faiss HNSW), with exact re-scoring and measured recall.
 
-Exact top k costs n^2 dot products: about 9 hours at 1,000,000 users on 2
-cores. Here a faiss graph index (``IndexHNSWFlat``, inner product; chosen over
-faiss IVF-Flat and hnswlib in ``benchmarks/ann_compare.py``, README "Scale")
+Exact top k costs n^2 dot products, which grows past a nightly budget at a
+few hundred thousand users (docs/benchmarks.md). Here a faiss graph index (``IndexHNSWFlat``, inner product; chosen over
+faiss IVF-Flat and hnswlib in ``benchmarks/ann_compare.py``, docs/benchmarks.md)
 proposes candidates, every candidate is re-scored in float64 at the published
 precision (:mod:`simcore.scoring`) and ranked with the exact path's rule
-(score descending, then lower index), and the user itself is never kept. So every published score is exact;
+(score descending, then lower index), and the user itself is never kept.
+So every published score is exact;
 only a neighbour the index did not propose can be missed, which recall@k on
 an exact sample measures (:func:`simcore.recall.sampled_recall`).
 
@@ -15,9 +16,8 @@ what they get, without a search. The search width (``efSearch``) is tuned per
 run: widened 1.5x at a time from 32 until recall on a seeded probe sample of
 300 users reaches 0.965, so a harder dataset gets a wider search instead of a
 worse ranking. 0.965 is the floor (0.95) plus about three standard errors of a
-1,500-hit probe. Steps of 1.5x rather than 2x stop nearer the width needed: at
-100,000 users ef 48 measures 0.968 and searches in 13 s where the 64 that
-doubling reached took 17 s (README "Scale"). faiss
+1,500-hit probe. Steps of 1.5x rather than 2x stop nearer the width needed
+(docs/benchmarks.md has the measured widths and times). faiss
 inserts in a fixed order and its level draws are seeded; a test checks
 that a rebuild (1 or 2 threads) gives the same ranking.
 """

@@ -18,7 +18,7 @@ BLAS kernel, the CPU and the thread split. The ranking must not. So:
 
 A last-bit difference in BLAS can then change a published score or an order
 only for a pair whose exact score lies within about 1e-15 of a rounding
-boundary (README "Same ranking on any CPU" has the measured count).
+boundary (docs/benchmarks.md has the measured count).
 """
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-SMALL_DIM = 1_000  # up to here every eigenpair costs less than a partial solve (~0.3 s)
+SMALL_DIM = 1_000  # up to here every eigenpair costs less than a partial solve (benchmarks/svd_solver.py)
 MAX_DENSE_DIM = 16_000  # a 16,000 x 16,000 float64 Gram matrix is 2 GiB; wider stays partial
 FIRST_STEP = 64  # components asked of the partial solver first; doubled until the target is met
 NEXT_STEP_MARGIN = 1.25  # the extrapolated count is asked with this margin: a shortfall costs a whole new solve

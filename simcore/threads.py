@@ -5,7 +5,7 @@ small machine the pools oversubscribe the cores. All heavy numeric work runs
 inside :func:`blas_threads`, which caps every pool (threadpoolctl) at
 ``USER_SIM_BLAS_THREADS`` (default: the number of cores). Only one library
 computes at a time, so the cap stops oversubscription while each step still
-uses every core (measured both ways in README "Benchmarks").
+uses every core (measured both ways in docs/benchmarks.md).
 """
 from __future__ import annotations
 
