@@ -67,6 +67,23 @@ def choose_n_components(explained_variance_ratio: np.ndarray, target: float) -> 
     return int(reached[0] + 1) if reached.size else int(ratio.size)
 
 
+def variance_share(n_users: int, target: float, growth: float, reference_users: int, max_share: float) -> float:
+    """The variance share to keep for a signal with ``n_users`` users: ``target`` at ``reference_users``,
+    ``growth`` more per tenfold users above it, at most ``max_share`` (never below ``target``).
+
+    More users bring more distinct tastes, and a taste the data holds is only
+    seen in the smaller components: a share tuned at one size truncates them at
+    a larger one (docs/analysis.md, "Components by size").
+    """
+    _validate_target(target)
+    if not target <= max_share <= 1.0:
+        raise ValueError(f"variance_max must be in [variance_target, 1], got {max_share}")
+    if growth < 0 or reference_users < 1:
+        raise ValueError(f"variance_growth must be >= 0 and the reference size >= 1, got {growth}, {reference_users}")
+    decades = np.log10(max(n_users, 1) / reference_users)
+    return float(min(max_share, target + growth * max(decades, 0.0)))
+
+
 def _validate_target(target: float) -> None:
     if not (0.0 < target <= 1.0):
         raise ValueError(f"variance target must be in (0, 1], got {target}")
@@ -153,14 +170,14 @@ def next_request(ratio: np.ndarray, target: float, asked: int, dim: int) -> int:
     return int(min(max(int(np.ceil(NEXT_STEP_MARGIN * predicted)), int(np.ceil(MIN_GROWTH * asked))), dim - 1))
 
 
-def _components(x: sp.csr_matrix, target: float, max_dense_dim: int, random_state: int, solver: str
-                ) -> tuple[np.ndarray, np.ndarray, str]:
+def _components(x: sp.csr_matrix, target: float, max_dense_dim: int, random_state: int, solver: str,
+                cap: int) -> tuple[np.ndarray, np.ndarray, str]:
     """(right singular vectors (d, r), their variance ratios, solver name), leading first."""
     n_rows, n_features = x.shape
     by_users = n_rows < n_features
     dim = min(n_rows, n_features)
     total = total_variance(x)
-    k = FIRST_STEP
+    k = min(FIRST_STEP, cap)
     partial = dim >= 3 and (solver == "lanczos" or (solver == "auto" and dim > SMALL_DIM))
     while partial and (solver == "lanczos" or dim > max_dense_dim or k <= PARTIAL_SHARE * dim):
         k = min(k, dim - 1)
@@ -168,9 +185,9 @@ def _components(x: sp.csr_matrix, target: float, max_dense_dim: int, random_stat
         components = _right_vectors(x, eigenvalues, vectors, by_users)
         ratio = _ratios(x, eigenvalues, components, total)
         found_all = eigenvalues.size < k  # the rank ran out before k
-        if ratio.sum() >= target - 1e-12 or found_all or k == dim - 1:
+        if ratio.sum() >= target - 1e-12 or found_all or k == dim - 1 or k >= cap:
             return components, ratio, "lanczos"
-        k = next_request(ratio, target, k, dim)
+        k = min(next_request(ratio, target, k, dim), cap)
     eigenvalues, vectors = _dense_eigenpairs(x, by_users)
     components = _right_vectors(x, eigenvalues, vectors, by_users)
     return components, _ratios(x, eigenvalues, components, total), "dense"
@@ -178,8 +195,9 @@ def _components(x: sp.csr_matrix, target: float, max_dense_dim: int, random_stat
 
 def reduce_to_variance(
     x: sp.spmatrix | np.ndarray,
-    target: float = 0.90,
+    target: float,
     *,
+    max_components: int | None = None,
     max_dense_dim: int = MAX_DENSE_DIM,
     random_state: int = 0,
     solver: str = "auto",
@@ -188,7 +206,8 @@ def reduce_to_variance(
 
     Rows are then L2-normalised so that dot products are cosine similarities;
     a user without data (an all-zero row) keeps a zero vector and so scores 0
-    against everyone on this signal. ``solver`` is ``auto`` (by shape, above)
+    against everyone on this signal. ``max_components`` caps the count (the
+    cost of the top k grows with it). ``solver`` is ``auto`` (by shape, above)
     or forces ``dense`` / ``lanczos``, which tests and benchmarks compare.
     """
     _validate_target(target)
@@ -198,8 +217,11 @@ def reduce_to_variance(
     n_rows, _ = x.shape
     if x.nnz == 0 or n_rows == 0:
         return ReducedSignal(np.zeros((n_rows, 0), np.float32), 0, 0.0, np.zeros(0), "empty")
-    components, ratio, used = _components(x, target, max_dense_dim, random_state, solver)
-    n_components = max(1, choose_n_components(ratio, target))
+    if max_components is not None and max_components < 1:
+        raise ValueError(f"max_components must be at least 1, got {max_components}")
+    cap = max_components or min(x.shape)
+    components, ratio, used = _components(x, target, max_dense_dim, random_state, solver, cap)
+    n_components = max(1, min(choose_n_components(ratio, target), cap))
     projected = np.asarray(x @ components[:, :n_components], dtype=np.float64)
     norms = np.linalg.norm(projected, axis=1, keepdims=True)
     # a row with (numerically) nothing in the kept subspace stays zero: normalising
