@@ -96,6 +96,12 @@ def validate(args: argparse.Namespace) -> dict[str, float]:
     for flag, bins in (("--score-bins", args.score_bins), ("--view-time-bins", args.view_time_bins)):
         if not 2 <= bins <= 20:
             raise PipelineError(f"{flag} must be between 2 and 20, got {bins}")
+    if not 0 <= args.variance_growth <= 1:
+        raise PipelineError(f"--variance-growth must be in [0, 1], got {args.variance_growth}")
+    counts = (("--max-components", args.max_components), ("--smoothing-neighbours", args.smoothing_neighbours))
+    for flag, count in counts:
+        if not 0 <= count <= 10_000:
+            raise PipelineError(f"{flag} must be between 0 and 10000, got {count}")
     if not 0 <= args.recall_floor <= 1:
         raise PipelineError(f"--recall-floor must be in [0, 1], got {args.recall_floor}")
     if not 0 <= args.max_drop_share <= 1:

@@ -35,8 +35,13 @@ class VarFlag:
 
 VAR_FLAGS: tuple[VarFlag, ...] = (
     VarFlag("--top-k", "top_k", "neighbours kept per user", int),
-    VarFlag("--variance", "variance_target", "cumulative explained variance TruncatedSVD keeps per signal, in (0, 1]",
-            float),
+    VarFlag("--variance", "variance_target",
+            "cumulative explained variance TruncatedSVD keeps per signal at the reference size, in (0, 1]", float),
+    VarFlag("--variance-growth", "variance_growth",
+            "variance share added per tenfold users of a signal above var variance_reference_users", float),
+    VarFlag("--max-components", "max_components", "SVD components kept per signal at most; 0 = no cap", int),
+    VarFlag("--smoothing-neighbours", "smoothing_neighbours",
+            "nearest users each user's vectors are blended with before the final ranking; 0 = off", int),
     VarFlag("--score-bins", "score_bins", "quantile bins of assessment scores", int),
     VarFlag("--view-time-bins", "view_time_bins", "quantile bins of view time", int),
     VarFlag("--feature-weighting", "feature_weighting",

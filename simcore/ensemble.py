@@ -32,20 +32,30 @@ def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return {s: w / total for s, w in values.items()}
 
 
+def signal_blocks(vectors: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> list[tuple[str, int, int, float]]:
+    """``(signal, start, stop, weight)`` of each signal's columns in the stacked matrix, in stacking order.
+
+    A signal with weight 0 or no dimensions has no block.
+    """
+    w = normalise_weights(weights)
+    blocks, start = [], 0
+    for s in SIGNALS:
+        if s in vectors and w[s] > 0 and vectors[s].shape[1] > 0:
+            blocks.append((s, start, start + vectors[s].shape[1], w[s]))
+            start += vectors[s].shape[1]
+    return blocks
+
+
 def stack_weighted(vectors: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
     """One (n, sum of dims) float32 matrix whose row dot products are the ensemble score."""
-    w = normalise_weights(weights)
-    used = [s for s in SIGNALS if s in vectors and w[s] > 0 and vectors[s].shape[1] > 0]
+    blocks = signal_blocks(vectors, weights)
     n = next(iter(vectors.values())).shape[0] if vectors else 0
-    if not used:
+    if not blocks:
         return np.zeros((n, 1), np.float32)
     # filled in place: scaled copies then hstack would hold the matrix twice more at peak
-    out = np.empty((n, sum(vectors[s].shape[1] for s in used)), np.float32)
-    start = 0
-    for s in used:
-        stop = start + vectors[s].shape[1]
-        np.multiply(vectors[s], np.sqrt(w[s], dtype=np.float32), out=out[:, start:stop], dtype=np.float32)
-        start = stop
+    out = np.empty((n, blocks[-1][2]), np.float32)
+    for s, start, stop, w in blocks:
+        np.multiply(vectors[s], np.sqrt(w, dtype=np.float32), out=out[:, start:stop], dtype=np.float32)
     return out
 
 

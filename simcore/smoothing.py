@@ -11,7 +11,7 @@ nearest user and ``s_uj`` their ensemble score. This is query expansion with
 database-side augmentation from retrieval (each side of a pair is expanded).
 A user keeps a zero profile on a signal they have no data on, so the score is
 still ``sum_t w_t cos_t`` with 0 for a missing signal. Measured in
-docs/analysis.md: +0.04 precision@5 at 10,000 and 100,000 users.
+docs/analysis.md ("Neighbourhood smoothing").
 
 Elementwise float32 arithmetic in a fixed order, norms in float64: the same
 result on any CPU.
@@ -30,7 +30,8 @@ def smooth(z: np.ndarray, blocks: Sequence[tuple[int, int, float]], neighbours: 
     """Smoothed copy of the stacked vectors ``z`` (n, d).
 
     ``blocks`` are the signals' ``(start, stop, weight)`` column ranges in
-    ``z`` (each block is ``sqrt(weight)`` times a unit vector, or zero);
+    ``z`` (each block is ``sqrt(weight)`` times a unit vector, or zero;
+    :func:`simcore.ensemble.signal_blocks`);
     ``neighbours`` (n, m) row ids (``-1``: none) with their ``scores``.
     """
     n = z.shape[0]

@@ -6,23 +6,39 @@ is importable and tested without dbt.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simcore.ensemble import SIGNALS, normalise_weights, pair_cosines, stack_weighted
+from simcore.ensemble import SIGNALS, normalise_weights, pair_cosines, signal_blocks, stack_weighted
 from simcore.matrix import build_user_feature_matrix, index_of
 from simcore.recall import Recall, sampled_recall
+from simcore.smoothing import smooth
 from simcore.strategy import EXACT_LOCAL, TopKStrategy
-from simcore.svd import reduce_to_variance
+from simcore.svd import reduce_to_variance, variance_share
 
 
 def _handles(table: pa.Table, column: str = "user_handle") -> np.ndarray:
     return table.column(column).to_numpy().astype(np.int64)
 
 
-def signal_vectors(features: pa.Table, target: float, signal: str) -> pa.Table:
+@dataclass(frozen=True)
+class ComponentRule:
+    """How many SVD components a signal keeps (:func:`simcore.svd.variance_share`, vars ``variance_*``)."""
+
+    target: float
+    growth: float = 0.0
+    reference_users: int = 10_000
+    max_share: float = 1.0
+    max_components: int | None = None
+
+    def share(self, n_users: int) -> float:
+        return variance_share(n_users, self.target, self.growth, self.reference_users, max(self.max_share, self.target))
+
+
+def signal_vectors(features: pa.Table, rule: ComponentRule, signal: str) -> pa.Table:
     """Reduce one signal's long (user_handle, feature, value) table to user vectors.
 
     Returns one row per user with data: ``user_handle``, ``vector`` (FLOAT[c])
@@ -38,7 +54,7 @@ def signal_vectors(features: pa.Table, target: float, signal: str) -> pa.Table:
         universe, users, encoded.indices.to_numpy(zero_copy_only=False),
         features.column("value").to_numpy(), n_features,
     )
-    reduced = reduce_to_variance(matrix, target)
+    reduced = reduce_to_variance(matrix, rule.share(len(universe)), max_components=rule.max_components)
     dims = max(reduced.n_components, 1)
     flat = reduced.vectors if reduced.n_components else np.zeros((len(universe), 1), np.float32)
     n = len(universe)
@@ -66,13 +82,81 @@ def vectors_in_universe(vector_table: pa.Table, universe: np.ndarray) -> np.ndar
     return out
 
 
+def neighbour_arrays(neighbourhoods: pa.Table, universe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, m) row ids (``-1``: none) and scores of the first-pass neighbours, rows in ``universe`` order."""
+    n = len(universe)
+    lists = neighbourhoods.column("neighbour_handles").combine_chunks()
+    m = int(pc.max(pc.list_value_length(lists)).as_py() or 0) if neighbourhoods.num_rows else 0
+    ids = np.full((n, m), -1, np.int64)
+    scores = np.zeros((n, m), np.float64)
+    if m:
+        rows = index_of(universe, _handles(neighbourhoods))
+        lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+        owner = np.repeat(rows, lengths)
+        slot = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+        ids[owner, slot] = index_of(universe, flat)
+        score_lists = neighbourhoods.column("neighbour_scores").combine_chunks()
+        scores[owner, slot] = score_lists.flatten().to_numpy(zero_copy_only=False)
+    return ids, scores
+
+
 def stacked_vectors(
-    users: pa.Table, vector_tables: Mapping[str, pa.Table], weights: Mapping[str, float]
+    users: pa.Table,
+    vector_tables: Mapping[str, pa.Table],
+    weights: Mapping[str, float],
+    neighbourhoods: pa.Table | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """(universe, per-signal vectors, stacked ensemble vectors) in handle order: the top-k input."""
+    """(universe, per-signal vectors, stacked ensemble vectors) in handle order: the top-k input.
+
+    With ``neighbourhoods`` (model ``user_neighbourhoods``) each user's vectors
+    are smoothed with their first-pass neighbours' (:func:`simcore.smoothing.smooth`),
+    per-signal vectors included, so the per-signal cosines still add up to the score.
+    """
     universe = np.unique(_handles(users))
     vectors = {s: vectors_in_universe(vector_tables[s], universe) for s in SIGNALS if s in vector_tables}
-    return universe, vectors, stack_weighted(vectors, normalise_weights(weights))
+    z = stack_weighted(vectors, normalise_weights(weights))
+    if neighbourhoods is None or neighbourhoods.num_rows == 0:
+        return universe, vectors, z
+    ids, scores = neighbour_arrays(neighbourhoods, universe)
+    if ids.shape[1] == 0:
+        return universe, vectors, z
+    blocks = signal_blocks(vectors, weights)
+    z = smooth(z, [(start, stop, w) for _, start, stop, w in blocks], ids, scores)
+    for signal, start, stop, w in blocks:
+        vectors[signal] = np.ascontiguousarray(z[:, start:stop] / np.float32(np.sqrt(w)))
+    return universe, vectors, z
+
+
+def user_neighbourhoods(
+    users: pa.Table,
+    vector_tables: Mapping[str, pa.Table],
+    weights: Mapping[str, float],
+    m: int,
+    strategy: TopKStrategy,
+    block_rows: int | None = None,
+) -> pa.Table:
+    """Each user's ``m`` nearest users on the plain vectors (the first pass the smoothing blends in).
+
+    One row per user, lists empty when ``m`` is 0; ``topk_method`` records the
+    run's search strategy for the models after it.
+    """
+    if m < 0:
+        raise ValueError(f"smoothing_neighbours must be >= 0, got {m}")
+    universe, _, z = stacked_vectors(users, vector_tables, weights)
+    n = len(universe)
+    if m:
+        ids, scores = strategy.search(z, m, block_rows)
+    else:
+        ids, scores = np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64)
+    width = ids.shape[1]
+    offsets = pa.array(np.arange(0, n * width + 1, width, dtype=np.int32) if n else np.zeros(1, np.int32))
+    return pa.table({
+        "user_handle": pa.array(universe, pa.int64()),
+        "neighbour_handles": pa.ListArray.from_arrays(offsets, pa.array(universe[ids.ravel()], pa.int64())),
+        "neighbour_scores": pa.ListArray.from_arrays(offsets, pa.array(scores.ravel(), pa.float64())),
+        "topk_method": pa.array([strategy.method] * n, pa.string()),
+    })
 
 
 def rank_users(
@@ -85,14 +169,18 @@ def rank_users(
     *,
     strategy: TopKStrategy = EXACT_LOCAL,
     block_rows: int | None = None,
+    neighbourhoods: pa.Table | None = None,
 ) -> pa.Table:
     """Top k neighbours of every user of ``users`` in long form, with per-signal cosines.
+
+    ``neighbourhoods``: the first pass of :func:`user_neighbourhoods`; the
+    ranking then compares smoothed vectors (:func:`stacked_vectors`).
 
     ``strategy`` (:func:`simcore.strategy.resolve_strategy`) searches; its
     method is recorded in column ``topk_method``. ``block_rows`` fixes the
     exact block size (None or 0: by memory budget).
     """
-    universe, vectors, z = stacked_vectors(users, vector_tables, weights)
+    universe, vectors, z = stacked_vectors(users, vector_tables, weights, neighbourhoods)
     neighbours, scores = strategy.search(z, k, block_rows or None)
     n, k_eff = neighbours.shape
     left = np.repeat(np.arange(n), k_eff)
@@ -119,9 +207,10 @@ def ranking_recall(
     ranking: pa.Table,
     sample_size: int,
     seed: int = 0,
+    neighbourhoods: pa.Table | None = None,
 ) -> Recall:
     """recall@k of a published-form ranking against exact top k on a random user sample."""
-    universe, _, z = stacked_vectors(users, vector_tables, weights)
+    universe, _, z = stacked_vectors(users, vector_tables, weights, neighbourhoods)
     n = len(universe)
     k = int(pc.max(ranking.column("rank")).as_py() or 0) if ranking.num_rows else 0
     neighbours = np.full((n, k), -1, np.int64)  # a missing rank stays -1 and counts as a miss

@@ -27,10 +27,12 @@ def model(dbt, session):
         "assessments": dbt.ref("user_vectors_assessments").to_arrow_table(),
         "course_views": dbt.ref("user_vectors_course_views").to_arrow_table(),
     }
+    neighbourhoods = dbt.ref("user_neighbourhoods").to_arrow_table()
     ranking = dbt.ref("user_ranking").project("user_handle, rank, similar_user_handle, topk_method").to_arrow_table()
     methods = pc.unique(ranking.column("topk_method")).to_pylist()
     with blas_threads():
-        recall = ranking_recall(users, vectors, weights, ranking, int(sample), seed=int(seed))
+        recall = ranking_recall(users, vectors, weights, ranking, int(sample), seed=int(seed),
+                                neighbourhoods=neighbourhoods)
     return pa.table({
         "run_id": [str(run_id)],
         "topk_method": pa.array(methods[:1] or [None], pa.string()),

@@ -1,5 +1,7 @@
-"""Top k similar users of every user: the weighted cosine ensemble of the three signals."""
-from simcore.strategy import resolve_strategy
+"""Top k similar users of every user: the weighted cosine ensemble of the three signals, smoothed."""
+import pyarrow.compute as pc
+
+from simcore.strategy import TopKStrategy
 from simcore.tables import rank_users
 from simcore.threads import blas_threads
 
@@ -8,8 +10,6 @@ def model(dbt, session):
     top_k = dbt.config.get("top_k")
     run_id = dbt.config.get("run_id")
     run_at = dbt.config.get("run_at")
-    method = dbt.config.get("topk_method")
-    exact_max_users = dbt.config.get("topk_exact_max_users")
     executor = dbt.config.get("topk_executor")
     block_rows = int(dbt.config.get("topk_block_rows"))
     weights = {
@@ -23,9 +23,11 @@ def model(dbt, session):
         "assessments": dbt.ref("user_vectors_assessments").to_arrow_table(),
         "course_views": dbt.ref("user_vectors_course_views").to_arrow_table(),
     }
-    # the run's one decision of how to search; recorded in column topk_method for topk_recall
-    strategy = resolve_strategy(str(method), users.num_rows, int(exact_max_users), str(executor))
+    neighbourhoods = dbt.ref("user_neighbourhoods").to_arrow_table()
+    # the strategy user_neighbourhoods resolved for this run (no users: nothing to search)
+    methods = pc.unique(neighbourhoods.column("topk_method")).to_pylist() or ["exact"]
+    strategy = TopKStrategy(methods[0], str(executor))
     with blas_threads():
         ranking = rank_users(users, vectors, weights, int(top_k), str(run_id), str(run_at),
-                             strategy=strategy, block_rows=block_rows or None)
+                             strategy=strategy, block_rows=block_rows or None, neighbourhoods=neighbourhoods)
     return ranking
