@@ -150,7 +150,7 @@ def user_neighbourhoods(
     else:
         ids, scores = np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64)
     width = ids.shape[1]
-    offsets = pa.array(np.arange(0, n * width + 1, width, dtype=np.int32) if n else np.zeros(1, np.int32))
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * width)
     return pa.table({
         "user_handle": pa.array(universe, pa.int64()),
         "neighbour_handles": pa.ListArray.from_arrays(offsets, pa.array(universe[ids.ravel()], pa.int64())),

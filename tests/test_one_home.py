@@ -90,11 +90,13 @@ def test_the_published_sqlite_layout_is_written_only_in_contracts_published() ->
 
 
 def test_the_top_k_strategy_is_resolved_once_per_run_and_recorded() -> None:
-    """Only user_ranking resolves it; topk_recall reads the method user_ranking recorded."""
+    """Only user_neighbourhoods (the first search of a run) resolves it; the models after read what it recorded."""
     models = {p.name: p.read_text() for p in (PROJECT_DIR / "python_models").rglob("*.py")}
     callers = sorted(name for name, text in models.items() if "resolve_strategy(" in text)
-    assert callers == ["user_ranking.py"]
-    assert "topk_method" not in re.findall(r"config\.get\(\"([a-z_]+)\"\)", models["topk_recall.py"])
+    assert callers == ["user_neighbourhoods.py"]
+    for reader in ("user_ranking.py", "topk_recall.py"):
+        assert "topk_method" not in re.findall(r"config\.get\(\"([a-z_]+)\"\)", models[reader])
+        assert "topk_method" in models[reader]
     sources = _product_sources()
     assert [p for p, t in sources.items() if "def resolve_strategy" in t] == ["simcore/strategy.py"]
     assert [p for p, t in sources.items() if re.search(r"\bresolve_strategy\(", t) and p != "simcore/strategy.py"] == []
