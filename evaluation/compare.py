@@ -9,7 +9,7 @@ hit rate and recall. On each, the pipeline runs once per ensemble variant:
 
 and this module adds, from the same warehouse and raw tables:
 
-- the original system: its weights (0.5 / 0.3 / 0.2), variance target (0.9)
+- the original system: its weights (0.5 / 0.3 / 0.2), variance target (0.9, flat: no growth, no cap, no smoothing)
   and unweighted features (``ORIGINAL_FLAGS``), through the same pipeline
 - plain sparse cosine without SVD, at the weights of every ensemble row
 - the strong simple baseline: exact IDF-weighted sparse cosine on the cleaned
@@ -38,7 +38,8 @@ from simcore.threads import blas_threads
 DEFAULT = "ensemble (defaults)"
 ORIGINAL = "original system"
 IDF_BASELINE = "IDF sparse cosine (baseline)"
-ORIGINAL_FLAGS: list[str] = ["--weights", "0.5", "0.3", "0.2", "--variance", "0.9", "--feature-weighting", "none",
+ORIGINAL_FLAGS: list[str] = ["--weights", "0.5", "0.3", "0.2", "--variance", "0.9", "--variance-growth", "0",
+                             "--max-components", "0", "--smoothing-neighbours", "0", "--feature-weighting", "none",
                              "--engagement", "none", "--no-course-identity"]
 
 
