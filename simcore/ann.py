@@ -42,7 +42,7 @@ class AnnParams:
     ef_search: int = 32  # first search width tried; widened until the probe recall is reached
     ef_growth: float = 1.5  # each width tried is this many times the last (rounded up)
     max_ef_search: int = 1024
-    candidates: int = 16  # neighbours fetched per user before self and ties are sorted out
+    candidates: int = 16  # neighbours fetched per user (at least k) before self and ties are sorted out
     probe_users: int = 300  # exact sample the search width is tuned on (not the recall mart's sample)
     probe_recall: float = 0.965
     seed: int = 12345
@@ -86,7 +86,8 @@ class _Searcher:
 
     def __init__(self, z: np.ndarray, active: np.ndarray, has_idle: bool, params: AnnParams, k: int) -> None:
         self.z, self.active, self.has_idle, self.k = z, active, has_idle, k
-        self.fetch = min(params.candidates + 1, active.size)
+        # at least k + 1: the user itself may be among the proposals
+        self.fetch = min(max(params.candidates, k) + 1, active.size)
         self.index = build_index(z[active], params)
 
     def search(self, rows: np.ndarray, ef: int) -> tuple[np.ndarray, np.ndarray]:

@@ -139,3 +139,13 @@ def test_search_widths_grow_by_the_factor_and_stop_at_the_cap() -> None:
     assert search_widths(AnnParams(ef_search=64, max_ef_search=64)) == [64]
     with pytest.raises(ValueError, match="ef_growth"):
         search_widths(AnnParams(ef_growth=1.0))
+
+
+def test_a_k_larger_than_the_candidate_count_still_gets_k_exact_neighbours(vectors: np.ndarray) -> None:
+    """The smoothing's first pass asks for 20 neighbours, more than the 16 candidates fetched by default."""
+    got, scores = ann_top_k(vectors, 20)
+    exact, exact_scores = top_k(vectors, 20)
+    assert got.shape == scores.shape == (vectors.shape[0], 20)
+    assert not np.any(got == np.arange(vectors.shape[0])[:, None])
+    assert sampled_recall(vectors, got, sample_size=1_000).recall >= 0.95
+    np.testing.assert_array_equal(scores[:, 0], exact_scores[:, 0])
