@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     import duckdb
 
     import simcore.svd as svd
-    from simcore.tables import signal_vectors
+    from simcore.tables import ComponentRule, signal_vectors
     from simcore.threads import blas_threads
 
     with duckdb.connect(str(args.warehouse), read_only=True) as con:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     svd._partial_eigenpairs = spy
     start = time.perf_counter()
     with blas_threads():
-        out = signal_vectors(features, args.target, args.signal)
+        out = signal_vectors(features, ComponentRule(args.target), args.signal)
     seconds = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{args.signal}: {seconds:.1f} s, requests {asks or 'none'}, "

@@ -37,7 +37,7 @@ def dump(db: Path, table: str) -> list[tuple]:
 def test_hand_checked_fixture_reproduces_the_hand_derived_ranking(tmp_path: Path, run_pipeline) -> None:
     db = tmp_path / "r.db"
     result = run_pipeline("--data-dir", str(FIXTURES / "hand_checked"), "--sqlite-path", str(db), "--variance", "1.0",
-                          "--weights", "0.5", "0.3", "0.2", *ORIGINAL_FEATURES)
+                          "--smoothing-neighbours", "0", "--weights", "0.5", "0.3", "0.2", *ORIGINAL_FEATURES)
     assert result.returncode == 0, result.stdout + result.stderr
     got = sqlite3.connect(db).execute(
         "select user_handle, rank, similar_user_handle, score from user_ranking order by 1, 2").fetchall()
