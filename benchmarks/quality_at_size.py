@@ -21,32 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.idf_baseline import BASELINE_WEIGHTS, idf_matrices
+from evaluation.metrics import group_precision
 from evaluation.neighbours import read_ranking
-from evaluation.plain_cosine import stacked_cosine_matrix
+from evaluation.plain_cosine import sparse_top_k, stacked_cosine_matrix
 from evaluation.runs import run_pipeline
 from evaluation.scoring import read_truth
-from simcore.precision import SCORE_DECIMALS
-from simcore.topk import rank_block
-
-
-def group_precision(groups: np.ndarray, users: np.ndarray, handles: np.ndarray) -> float:
-    """Share of listed neighbours (MISSING counts as a miss) in the user's own planted group."""
-    same = (handles >= 0) & (groups[np.maximum(handles, 0)] == groups[users][:, None])
-    return float(same.mean()) if handles.size else float("nan")
 
 
 def idf_sample_neighbours(warehouse: Path, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(universe, exact IDF-baseline top k handles of ``universe[rows]``)."""
     universe, matrices = idf_matrices(warehouse)
-    z = stacked_cosine_matrix(matrices, BASELINE_WEIGHTS).astype(np.float64)
-    zt = z.T.tocsr()
-    out = np.empty((rows.size, k), np.int64)
-    for start in range(0, rows.size, 500):
-        part = rows[start:start + 500]
-        scores = np.round((z[part] @ zt).toarray(), SCORE_DECIMALS)
-        scores[np.arange(part.size), part] = -np.inf
-        out[start:start + 500] = rank_block(scores.astype(np.float32), k)[0]
-    return universe, universe[out]
+    index, _ = sparse_top_k(stacked_cosine_matrix(matrices, BASELINE_WEIGHTS), k, rows=rows)
+    return universe, universe[index]
 
 
 def main(argv: list[str] | None = None) -> int:

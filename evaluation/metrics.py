@@ -99,6 +99,16 @@ def planted_precision(
     )
 
 
+def group_precision(groups: np.ndarray, users: np.ndarray, handles: np.ndarray) -> float:
+    """Share of listed neighbours in the user's own planted group; ``groups`` is indexed by handle.
+
+    A missing neighbour (MISSING) counts as a miss. The quick form of :func:`planted_precision`
+    for a sample of users, without buckets.
+    """
+    same = (handles != MISSING) & (groups[np.maximum(handles, 0)] == groups[users][:, None])
+    return float(same.mean()) if handles.size else float("nan")
+
+
 def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean of ``a - b`` over the same users and its 95% half-width (1.96 standard errors).
 

@@ -67,22 +67,27 @@ def stacked_cosine_matrix(matrices: Mapping[str, sp.csr_matrix], weights: Mappin
     return sp.hstack(blocks, format="csr", dtype=np.float32)
 
 
-def sparse_top_k(z: sp.csr_matrix, k: int, block_rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top k by sparse row dot products, block by block; ties as in :func:`simcore.topk.top_k`."""
+def sparse_top_k(z: sp.csr_matrix, k: int, block_rows: int = BLOCK_ROWS, rows: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k by sparse row dot products, block by block; ties as in :func:`simcore.topk.top_k`.
+
+    ``rows``: rank only these rows (against all), e.g. a sample at a size where every row costs too much.
+    """
     n = z.shape[0]
+    rows = np.arange(n) if rows is None else np.asarray(rows, np.int64)
     k_eff = min(k, n - 1)
     if k_eff <= 0:
-        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+        return np.zeros((rows.size, 0), np.int64), np.zeros((rows.size, 0), np.float32)
     z = z.astype(np.float64)  # float32 products can fall either side of a rounding boundary
     zt = z.T.tocsr()
-    index = np.empty((n, k_eff), np.int64)
-    best = np.empty((n, k_eff), np.float32)
-    for start in range(0, n, block_rows):
-        stop = min(start + block_rows, n)
+    index = np.empty((rows.size, k_eff), np.int64)
+    best = np.empty((rows.size, k_eff), np.float32)
+    for start in range(0, rows.size, block_rows):
+        part = rows[start:start + block_rows]
         # products and rounding in float64, as brute_force_top_k: a tie stays a tie
-        scores = np.round((z[start:stop] @ zt).toarray(), SCORE_DECIMALS).astype(np.float32)
-        scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        index[start:stop], best[start:stop] = rank_block(scores, k_eff)
+        scores = np.round((z[part] @ zt).toarray(), SCORE_DECIMALS).astype(np.float32)
+        scores[np.arange(part.size), part] = -np.inf
+        index[start:start + block_rows], best[start:start + block_rows] = rank_block(scores, k_eff)
     return index, best
 
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.idf_baseline import BASELINE_WEIGHTS, idf_matrices
-from evaluation.plain_cosine import load_feature_matrices, stacked_cosine_matrix
+from evaluation.metrics import group_precision
+from evaluation.plain_cosine import load_feature_matrices, sparse_top_k, stacked_cosine_matrix
 from evaluation.scoring import read_truth
-from simcore.ensemble import SIGNALS, normalise_weights, stack_weighted
+from simcore.ensemble import SIGNALS, normalise_weights, signal_blocks, stack_weighted
 from simcore.smoothing import smooth
 from simcore.svd import reduce_to_variance
 from simcore.threads import blas_threads
-from simcore.topk import exact_rows, rank_block, top_k
+from simcore.topk import exact_rows, top_k
 
 p = argparse.ArgumentParser()
 p.add_argument("--warehouse", type=Path, required=True)
@@ -40,8 +41,7 @@ rng = np.random.default_rng(0)
 sample = np.sort(rng.choice(universe.size, size=min(a.sample, universe.size), replace=False))
 
 def prec(rows, idx):
-    mine = g[universe[rows]][:, None]
-    return float((g[universe[idx]] == mine).mean())
+    return group_precision(g, universe[rows], universe[idx])
 
 def emit(**row):
     print(json.dumps(row), flush=True)
@@ -50,10 +50,7 @@ with blas_threads():
     if a.idf:
         ub, idf = idf_matrices(a.warehouse)
         assert (ub == universe).all()
-        z = stacked_cosine_matrix(idf, BASELINE_WEIGHTS).astype(np.float64)
-        s = np.round((z[sample] @ z.T).toarray(), 6)
-        s[np.arange(sample.size), sample] = -np.inf
-        idx, _ = rank_block(s.astype(np.float32), 5)
+        idx, _ = sparse_top_k(stacked_cosine_matrix(idf, BASELINE_WEIGHTS), 5, rows=sample)
         emit(method="idf", n=int(universe.size), p5=round(prec(sample, idx), 4))
     for targets in a.targets:
         t = time.perf_counter()
@@ -73,12 +70,7 @@ with blas_threads():
             zz = z
             if m_:
                 nb, sc = top_k(z, m_)
-                blocks, start = [], 0
-                for s_ in SIGNALS:
-                    if w[s_] > 0:
-                        blocks.append((start, start + vecs[s_].shape[1], w[s_]))
-                        start += vecs[s_].shape[1]
-                zz = smooth(z, blocks, nb, sc)
+                zz = smooth(z, [(lo, hi, wt) for _, lo, hi, wt in signal_blocks(vecs, w)], nb, sc)
             idx, _ = exact_rows(zz, sample, 5)
             emit(method="svd", targets=targets, ranks=ranks, dims=int(z.shape[1]), smooth=m_, n=int(universe.size),
                  p5=round(prec(sample, idx), 4), svd_s=round(t_svd, 1), s=round(time.perf_counter() - t, 1))

@@ -34,6 +34,13 @@ class ComponentRule:
     max_share: float = 1.0
     max_components: int | None = None
 
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> ComponentRule:
+        """From the models' ``component_rule`` config (vars ``variance_*``, ``max_components``; 0 = no cap)."""
+        return cls(target=float(config["target"]), growth=float(config["growth"]),
+                   reference_users=int(config["reference_users"]), max_share=float(config["max_share"]),
+                   max_components=int(config["max_components"]) or None)
+
     def share(self, n_users: int) -> float:
         return variance_share(n_users, self.target, self.growth, self.reference_users, max(self.max_share, self.target))
 

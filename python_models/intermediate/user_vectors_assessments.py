@@ -5,14 +5,7 @@ from simcore.threads import blas_threads
 
 def model(dbt, session):
     features = dbt.ref("int_assessment_features").to_arrow_table()
-    cap = int(dbt.config.get("max_components"))
-    rule = ComponentRule(
-        target=float(dbt.config.get("variance_target")),
-        growth=float(dbt.config.get("variance_growth")),
-        reference_users=int(dbt.config.get("variance_reference_users")),
-        max_share=float(dbt.config.get("variance_max")),
-        max_components=cap or None,
-    )
+    rule = ComponentRule.from_config(dbt.config.get("component_rule"))
     with blas_threads():
         vectors = signal_vectors(features, rule, "assessments")
     return vectors

@@ -16,11 +16,7 @@ def model(dbt, session):
     seed = dbt.config.get("topk_seed")
     sample = dbt.config.get("topk_recall_sample")
     floor = dbt.config.get("topk_recall_floor")
-    weights = {
-        "interests": float(dbt.config.get("weight_interests")),
-        "assessments": float(dbt.config.get("weight_assessments")),
-        "course_views": float(dbt.config.get("weight_course_views")),
-    }
+    weights = {signal: float(w) for signal, w in dbt.config.get("weights").items()}
     users = dbt.ref("int_users_unioned").to_arrow_table()
     vectors = {
         "interests": dbt.ref("user_vectors_interests").to_arrow_table(),

@@ -12,11 +12,7 @@ def model(dbt, session):
     run_at = dbt.config.get("run_at")
     executor = dbt.config.get("topk_executor")
     block_rows = int(dbt.config.get("topk_block_rows"))
-    weights = {
-        "interests": float(dbt.config.get("weight_interests")),
-        "assessments": float(dbt.config.get("weight_assessments")),
-        "course_views": float(dbt.config.get("weight_course_views")),
-    }
+    weights = {signal: float(w) for signal, w in dbt.config.get("weights").items()}
     users = dbt.ref("int_users_unioned").to_arrow_table()
     vectors = {
         "interests": dbt.ref("user_vectors_interests").to_arrow_table(),
